@@ -29,6 +29,7 @@ def test_identical_rerun_reuses_everything_without_tensorflow(saved_model, tmp_p
     second = run_tfport("convert", model, "--quantize", "dynamic", "--samples", "4", cwd=tmp_path, env=env)
     assert "exit 0" in second
     assert "reused the golden set" in second and "reused the cached artifact" in second
+    assert "reused the parity results" in second
     assert second.strip().endswith("no TF"), "a cached TFLite run needs no TensorFlow"
     forced = run_tfport("convert", model, "--quantize", "dynamic", "--samples", "4", "--force", cwd=tmp_path, env=env)
     assert "reused" not in forced and "exit 0" in forced
@@ -40,7 +41,10 @@ def test_changed_options_miss_the_cache(cli, saved_model):
     other = cli("convert", model, "--quantize", "int8", "--samples", "4", "--int8-io")
     assert other.exit_code == 0 and "reused the cached artifact" not in other.output
     again = cli("convert", model, "--quantize", "int8", "--samples", "4", "--int8-io")
-    assert "reused the cached artifact" in again.output
+    assert "reused the cached artifact" in again.output and "reused the parity results" in again.output
+    stricter = cli("convert", model, "--quantize", "int8", "--samples", "4", "--int8-io", "--min-snr-db", "99")
+    assert "reused the parity results" not in stricter.output, "other tolerances: parity runs again"
+    assert stricter.exit_code == 1
 
 
 def test_two_runs_on_one_out_dir_take_turns(saved_model, tmp_path):

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from tfport import __version__
-from tfport.atomic import staged_directory
+from tfport.atomic import staged_directory, write_text_atomically
 from tfport.errors import TfportError
 from tfport.logfile import cache_dir
+from tfport.parity import OutputResult
 
 RECORD = "tfport.json"
 
@@ -75,3 +76,25 @@ def store(key: str, staging: Path) -> None:
             shutil.copytree(staging, entry, dirs_exist_ok=True)
     except (OSError, TfportError):
         pass
+
+
+def _parity_file(key: str) -> Path:
+    return cache_dir() / "parity" / f"{key}.json"
+
+
+def load_parity(key: str) -> list[OutputResult] | None:
+    """Parity results stored for this key, or None (missing or unreadable: run parity again)."""
+    try:
+        return [OutputResult.from_json(item) for item in json.loads(_parity_file(key).read_text(encoding="utf-8"))]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_parity(key: str, results: list[OutputResult]) -> None:
+    if any(result.verdict == "error" for result in results):
+        return
+    try:
+        _parity_file(key).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(_parity_file(key), json.dumps([r.to_json() for r in results]))
+    except (OSError, TfportError):
+        pass  # best effort, as for artifacts

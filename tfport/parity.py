@@ -42,6 +42,10 @@ class Check:
         return {"metric": self.metric, "value": self.value, "limit": self.limit,
                 "at_most": self.at_most, "passed": self.passed}
 
+    @classmethod
+    def from_json(cls, data: dict) -> Check:
+        return cls(data["metric"], float(data["value"]), float(data["limit"]), bool(data["at_most"]))
+
 
 @dataclass
 class OutputResult:
@@ -68,6 +72,11 @@ class OutputResult:
             "message": self.message, "metrics": self.metrics,
             "checks": [c.to_json() for c in self.checks], "tolerance": self.tolerance,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> OutputResult:
+        return cls(data["signature"], data["output"], data["verdict"], data["message"], dict(data["metrics"]),
+                   [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]))
 
 
 def compare_signature(

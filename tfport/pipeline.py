@@ -136,7 +136,8 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
     try:
         with native_stderr_to_log(), staged_directory(final) as staging:
             record = None if job.force else cache.restore(key, staging)
-            if record is not None:
+            reused = record is not None
+            if reused:
                 result.notes += [*record["notes"], "reused the cached artifact (same SavedModel, options and tool versions)"]
             else:
                 stage(result.label, "converting and validating")
@@ -144,9 +145,15 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                 cache.store(key, staging)
             result.metadata = record["metadata"]
             require_runtime(target)
-            stage(result.label, "parity on the runtime")
-            result.outputs = timed_parity(target, mode, staging / record["artifact"], result.metadata,
-                                           options, golden, model.signatures, job.policy, result)
+            parity_key = _parity_key(key, target, mode, options, golden, job.policy)
+            result.outputs = cache.load_parity(parity_key) if reused else None
+            if result.outputs is not None:
+                result.notes.append("reused the parity results (same artifact, golden set, tolerances and runtime)")
+            else:
+                stage(result.label, "parity on the runtime")
+                result.outputs = timed_parity(target, mode, staging / record["artifact"], result.metadata,
+                                              options, golden, model.signatures, job.policy, result)
+                cache.store_parity(parity_key, result.outputs)
         describe_artifact(result, final / record["artifact"], out_dir)
     except TfportError as exc:
         result.error, result.error_exit_code = str(exc), exc.exit_code
@@ -154,6 +161,16 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
         file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
     return result
+
+
+def _parity_key(artifact_key: str, target, mode: str, options, golden: GoldenSet, policy) -> str:
+    """Parity is a function of the artifact, the golden set, the tolerances and the runtime options."""
+    default = target.tolerances[mode]
+    tolerances = {f"{signature}/{output}": policy.for_output(default, target.name, mode, signature, output).to_json()
+                  for signature, outputs in golden.outputs.items() for output in outputs}
+    golden_files = {file.name: cache.file_digest(file) for file in sorted(golden.path.iterdir()) if file.is_file()}
+    return cache.artifact_key({"artifact": artifact_key, "golden": golden_files, "tolerances": tolerances,
+                               "options": options})
 
 
 def _convert_fresh(target, mode, model, calibration, options, staging, result) -> dict[str, Any]:
