@@ -4,21 +4,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = """
-import sys
-from tfport.cli import app
-try:
-    app(sys.argv[1:])
-except SystemExit as exit:
-    print("exit", exit.code)
-print("TF" if "tensorflow" in sys.modules else "no TF")
-"""
-
-
-def run_tfport(*args, cwd, env):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], capture_output=True, text=True,
-                            cwd=cwd, env=env, check=True)
-    return result.stdout
+from tfport_process import SCRIPT, run_tfport
 
 
 def test_identical_rerun_reuses_everything_without_tensorflow(saved_model, tmp_path):

@@ -96,6 +96,7 @@ def write_text_atomically(path: Path, text: str) -> None:
     with _disk_errors(path):
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would make reports private
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(text)
             os.replace(temporary, path)

@@ -37,7 +37,9 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file, read in chunks: artifacts can be gigabytes."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @functools.cache

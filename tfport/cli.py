@@ -7,6 +7,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from inspect import signature as signature_of
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -226,6 +227,8 @@ def convert(
     min_cosine: CosineOpt = None,
     min_snr_db: SnrOpt = None,
     min_top1: Top1Opt = None,
+    release: Annotated[bool, typer.Option("--release", help="Write a release directory (as `tfport release`).")] = False,
+    allow_failed: Annotated[bool, typer.Option("--allow-failed", help="Release artifacts that failed parity too, marked.")] = False,
 ) -> None:
     """Convert, run the artifact on its runtime, compare with the SavedModel, write reports.
 
@@ -235,7 +238,11 @@ def convert(
         from tfport.pipeline import ConvertJob
         from tfport.pipeline import convert as run_convert
         from tfport.registry import parse_option_args, plan
+        from tfport.release import make_release
         from tfport.render import print_report
+
+        if allow_failed and not release:
+            raise BadInputError("--allow-failed only applies to releases: add --release or use `tfport release`")
 
         job = ConvertJob(
             model_path=model, targets=plan(to, quantize),
@@ -246,10 +253,65 @@ def convert(
             target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs,
         )
         with _stage_display() as stage:
-            report, out_dir = run_convert(job, stage)
+            if release:
+                report, out_dir, manifest = make_release(job, allow_failed, stage)
+            else:
+                report, out_dir = run_convert(job, stage)
         print_report(report, console)
-        console.print(f"artifacts and reports in [bold]{out_dir}[/]")
+        if release:
+            from tfport.show import print_release
+
+            print_release(manifest, out_dir, console)
+        else:
+            console.print(f"artifacts and reports in [bold]{out_dir}[/]")
         raise typer.Exit(report.exit_code)
+
+
+def _release_command(**arguments: Any) -> None:
+    """Convert and prove like `convert`, then write a release directory with manifest.json.
+
+    The directory keeps the artifacts that passed parity (--allow-failed keeps the others, marked),
+    the golden set and the reports; manifest.json lists per artifact its files with SHA-256, the
+    signatures, what the runtime must provide, the verdict and the worst metrics.
+
+    Target-specific options (`tfport targets` lists them) follow as --name value, e.g. --int8-io.
+    """
+    convert(**arguments, release=True)
+
+
+# `tfport release` is `tfport convert --release`: the same options, declared once.
+_convert_signature = signature_of(convert, eval_str=True)
+_release_command.__signature__ = _convert_signature.replace(
+    parameters=[p for name, p in _convert_signature.parameters.items() if name != "release"])
+_release_command.__annotations__ = {p.name: p.annotation for p in _release_command.__signature__.parameters.values()}
+app.command("release", context_settings=TARGET_OPTIONS)(_release_command)
+
+
+@app.command()
+def verify(
+    directory: Annotated[Path, typer.Argument(help="A release directory (`tfport release --out DIR`).")],
+    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Also write reports here.")] = None,
+) -> None:
+    """Re-check a release from the directory alone: every file's SHA-256, then parity on each runtime.
+
+    Exit 0 when all files are intact and every artifact passes again, 1 otherwise.
+    """
+    with _errors_for_people():
+        from tfport.render import print_report, write_reports
+        from tfport.verify import verify_release
+
+        with _stage_display() as stage:
+            verification = verify_release(directory, stage)
+        for problem in verification.problems:
+            errors.print(f"[bold red]integrity:[/] {problem}", highlight=False, soft_wrap=True)
+        print_report(verification.report, console)
+        if report_dir is not None:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            write_reports(verification.report, report_dir)
+            console.print(f"reports in [bold]{report_dir}[/]")
+        if verification.problems:
+            console.print(f"[bold red]FAIL[/]: {len(verification.problems)} file(s) differ from the manifest")
+        raise typer.Exit(verification.exit_code)
 
 
 @app.command(context_settings=TARGET_OPTIONS)
@@ -323,6 +385,9 @@ def setup(
 
 
 def main() -> None:
+    from tfport import interrupt
+
+    interrupt.install()
     try:
         app()
     except KeyboardInterrupt:

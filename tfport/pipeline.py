@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfport import __version__, cache
+from tfport import __version__, cache, interrupt
 from tfport.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
 from tfport.errors import TfportError
 from tfport.golden import MANIFEST, GoldenSet, read_golden
@@ -51,8 +51,11 @@ def default_out_dir(model: SavedModelInfo) -> Path:
     return Path("dist") / model.name
 
 
-def convert(job: ConvertJob, stage: Stage = no_stage) -> tuple[Report, Path]:
-    """Convert to each requested (target, mode), prove each artifact, write reports to the out dir."""
+def convert(
+    job: ConvertJob, stage: Stage = no_stage, finish: Callable[[Report, Path], None] | None = None,
+) -> tuple[Report, Path]:
+    """Convert to each requested (target, mode), prove each artifact, write reports to the out dir;
+    then `finish(report, out_dir)` (e.g. a release manifest), still holding the out dir's lock."""
     requested = [(get_target(name), mode) for name, mode in job.targets]
     for target, mode in requested:
         check_mode(target, mode)
@@ -65,6 +68,8 @@ def convert(job: ConvertJob, stage: Stage = no_stage) -> tuple[Report, Path]:
     with exclusive(out_dir, lambda text: stage("out dir", text)):
         remove_leftovers(out_dir)
         report = _convert_into(job, requested, model, out_dir, stage)
+        if finish is not None:
+            finish(report, out_dir)
     return report, out_dir
 
 
@@ -142,6 +147,7 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
             else:
                 stage(result.label, "converting and validating")
                 record = _convert_fresh(target, mode, model, calibration, options, staging, result)
+                interrupt.check()  # before anything is stored or moved into place
                 cache.store(key, staging)
             result.metadata = record["metadata"]
             require_runtime(target)
@@ -153,6 +159,7 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                 stage(result.label, "parity on the runtime")
                 result.outputs = timed_parity(target, mode, staging / record["artifact"], result.metadata,
                                               options, golden, model.signatures, job.policy, result)
+                interrupt.check()
                 cache.store_parity(parity_key, result.outputs)
         describe_artifact(result, final / record["artifact"], out_dir)
     except TfportError as exc:

@@ -77,7 +77,9 @@ def describe_artifact(result: ArtifactResult, artifact: Path, out_dir: Path) -> 
     files = [artifact] if artifact.is_file() else sorted(p for p in artifact.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for file in files:
-        digest.update(file.read_bytes())
+        with open(file, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
     result.artifact = os.path.relpath(artifact, out_dir)
     result.size_bytes = sum(f.stat().st_size for f in files)
     result.sha256 = digest.hexdigest()
@@ -106,19 +108,26 @@ def check_artifact(
     report_dir = Path(report_dir) if report_dir else artifact.resolve().parent
     report_dir.mkdir(parents=True, exist_ok=True)
     stage(result.label, "parity on the runtime")
-    try:
-        with native_stderr_to_log():
-            result.outputs = timed_parity(target, mode, artifact, result.metadata,
-                                           target_options_for(target, options or {}), golden,
-                                           golden.signatures, policy, result)
-        describe_artifact(result, artifact, report_dir)
-    except TfportError as exc:
-        result.error, result.error_exit_code = str(exc), exc.exit_code
+    prove(result, target, artifact, target_options_for(target, options or {}), golden, policy, report_dir)
     report = Report(model=golden.manifest["model"], golden=golden_summary(golden), results=[result])
     from tfport.render import write_reports
 
     write_reports(report, report_dir)
     return report, report_dir
+
+
+def prove(
+    result: ArtifactResult, target: Target, artifact: Path, options: Mapping[str, Any], golden: GoldenSet,
+    policy: TolerancePolicy, report_dir: Path,
+) -> None:
+    """Parity of an existing artifact into `result`; its errors become this result's, not the run's."""
+    try:
+        with native_stderr_to_log():
+            result.outputs = timed_parity(target, result.quantization, artifact, result.metadata, options, golden,
+                                          golden.signatures, policy, result)
+        describe_artifact(result, artifact, report_dir)
+    except TfportError as exc:
+        result.error, result.error_exit_code = str(exc), exc.exit_code
 
 
 def read_record(artifact: Path) -> dict[str, Any] | None:

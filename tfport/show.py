@@ -1,6 +1,9 @@
-"""`tfport inspect` as the terminal shows it."""
+"""What `tfport inspect` and `tfport release` show in the terminal."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -30,3 +33,19 @@ def print_model(info: SavedModelInfo, console: Console) -> None:
             for name, spec in tensors.items():
                 table.add_row(key, direction, name, spec.dtype, _shape(spec))
     console.print(table)
+
+
+def print_release(manifest: dict[str, Any], directory: Path, console: Console) -> None:
+    table = Table(title=f"release — {directory}", title_justify="left")
+    for column in ("artifact", "verdict", "size", "sha256", "runtime needs"):
+        table.add_column(column, overflow="fold")
+    for entry in manifest["artifacts"]:
+        runtime = entry["runtime"]
+        needs = [f"{runtime.get('name', '?')} ≥ {runtime.get('min_version') or '?'}", *runtime.get("needs", [])]
+        verdict = "[green]pass[/]" if entry["verdict"] == "pass" else "[red]FAILED — released on request[/]"
+        table.add_row(entry["path"], verdict, f"{entry['size_bytes']:,} B", entry["sha256"][:16], "\n".join(needs))
+    console.print(table)
+    for entry in manifest["excluded"]:
+        console.print(f"[yellow]left out[/] {entry['target']}-{entry['quantization']}: {entry['reason']}",
+                      highlight=False, soft_wrap=True)
+    console.print(f"manifest: [bold]{directory / 'manifest.json'}[/] — check it later with `tfport verify {directory}`")

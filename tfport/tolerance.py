@@ -114,3 +114,13 @@ def load_policy(
     if not isinstance(tolerance, dict):
         raise BadInputError(f"{config_file}: `tolerance` must be a table")
     return TolerancePolicy(config=tolerance, config_origin=str(config_file), cli=cli)
+
+
+@dataclass(frozen=True)
+class RecordedTolerances:
+    """The tolerances a release applied, per (signature, output): `tfport verify` applies them again."""
+
+    tolerances: dict[tuple[str, str], Tolerance]
+
+    def for_output(self, default: Tolerance, target: str, mode: str, signature: str, output: str) -> Tolerance:
+        return self.tolerances.get((signature, output), default)

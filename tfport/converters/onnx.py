@@ -36,6 +36,11 @@ METADATA_ALIASES = "tfport.aliases"  # JSON [signatures answered by this file to
 ONNX_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")  # ops here must be defined by ONNX itself
 EXTERNAL_THRESHOLD = 1024  # bytes; smaller tensors (shapes, scales) stay in the .onnx, as onnx does by default
 MIN_OPSET = 9  # tf2onnx's oldest well-supported opset
+# The first onnxruntime release implementing each opset (onnxruntime's compatibility table).
+ONNXRUNTIME_FOR_OPSET = {9: "0.3", 10: "0.4", 11: "1.0", 12: "1.3", 13: "1.6", 14: "1.8", 15: "1.9",
+                         16: "1.11", 17: "1.12", 18: "1.14", 19: "1.15", 20: "1.17", 21: "1.18"}
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+               9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16"}
 
 
 def supported_opsets() -> range:
@@ -81,6 +86,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
     artifact = request.out_dir / f"{model.name}.onnx"
     artifact.mkdir()
     notes = [opset_note]
+    io: dict[str, dict] = {}
     if external:
         notes.append("external data: tensors of 1 KiB or more are stored in <signature>.onnx.data beside each .onnx"
                      + ("" if request.options.get("external_data") else " (the variables exceed 2 GB)"))
@@ -97,12 +103,14 @@ def convert(request: ConversionRequest) -> ConversionResult:
             if request.quantization != "float32":
                 _quantize(request, key, aliases, path, external)
             _validate(path, key, settings)
+            io[key] = _signature_io(path)
     notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {kept}.onnx"
               for alias, kept in model.aliases.items()]
     metadata = {
         "converter": f"tf2onnx {version('tf2onnx')}", "onnx": version("onnx"), "onnxruntime": version("onnxruntime"),
         "opset": opset, "external_data": external, "signatures": model.distinct_signatures,
         "signature_aliases": model.aliases, "files": {key: f"{key}.onnx" for key in model.distinct_signatures},
+        "io": io, "runtime": _runtime_needs(artifact, model.distinct_signatures),
     }
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 
@@ -450,3 +458,41 @@ def _unloadable(message: str, path: Path) -> str:
 def _last_line(message: str) -> str:
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
+
+
+def _signature_io(path: Path) -> dict[str, dict]:
+    """The file's inputs and outputs under the SavedModel's names, with ONNX's dtypes and shapes."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    keys = {**json.loads(meta.get(METADATA_INPUTS, "{}")), **json.loads(meta.get(METADATA_OUTPUTS, "{}"))}
+
+    def spec(value) -> dict:
+        tensor = value.type.tensor_type
+        return {"onnx_name": value.name, "dtype": ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type)),
+                "shape": [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]}
+
+    return {"inputs": {keys.get(v.name, v.name): spec(v) for v in proto.graph.input},
+            "outputs": {keys.get(v.name, v.name): spec(v) for v in proto.graph.output}}
+
+
+def _runtime_needs(artifact: Path, keys: list[str]) -> dict:
+    """Opsets and IR version the files declare, and the first onnxruntime release that runs them."""
+    import onnx
+
+    opsets: dict[str, int] = {}
+    ir_version = 0
+    for key in keys:
+        proto = onnx.load(str(artifact / f"{key}.onnx"), load_external_data=False)
+        ir_version = max(ir_version, proto.ir_version)
+        for entry in proto.opset_import:
+            opsets[entry.domain or "ai.onnx"] = max(opsets.get(entry.domain or "ai.onnx", 0), entry.version)
+    opset = opsets.get("ai.onnx", 0)
+    contrib = sorted(domain for domain in opsets if domain not in ONNX_DOMAINS)
+    return {
+        "name": "onnxruntime", "min_version": ONNXRUNTIME_FOR_OPSET.get(opset),
+        "min_version_source": f"onnxruntime's compatibility table: first release implementing opset {opset}",
+        "opsets": opsets, "ir_version": ir_version,
+        "needs": [f"operators of domain(s) {', '.join(contrib)}: onnxruntime only"] if contrib else [],
+    }

@@ -62,6 +62,8 @@ def convert(request: ConversionRequest) -> ConversionResult:
         "signatures": model.distinct_signatures, "signature_aliases": model.aliases, "model_dirs": directories,
         "output_dtypes": {key: {n: s.dtype for n, s in sig.outputs.items()} for key, sig in model.signatures.items()},
         "input_specs": {key: {n: s.to_json() for n, s in sig.inputs.items()} for key, sig in model.signatures.items()},
+        "io": {key: _signature_io(artifact / directories[key] / "model.json") for key in model.distinct_signatures},
+        "runtime": _runtime_needs(artifact / directories[model.distinct_signatures[0]] / "model.json"),
     }
     if bundle:
         from tfport.converters.tfjs_bundle import write_bundle
@@ -112,6 +114,33 @@ def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: s
     finally:
         file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
     return _unused_inputs(out / "model.json", model.signatures[key], key)
+
+
+def _signature_io(model_json: Path) -> dict[str, dict]:
+    """Inputs and outputs as model.json declares them (TF.js computes int64 as int32)."""
+    from tfport.targets.tfjs import GRAPH_DTYPES
+
+    signature = json.loads(model_json.read_text())["signature"]
+
+    def spec(tensor: dict) -> dict:
+        dims = tensor.get("tensorShape", {}).get("dim", [])
+        return {"tfjs_name": tensor["name"], "dtype": GRAPH_DTYPES.get(tensor.get("dtype"), tensor.get("dtype")),
+                "shape": [None if int(d.get("size", -1)) < 0 else int(d["size"]) for d in dims]}
+
+    return {side: {key: spec(tensor) for key, tensor in signature.get(side, {}).items()} for side in ("inputs", "outputs")}
+
+
+def _runtime_needs(model_json: Path) -> dict:
+    """The TF.js packages parity ran on: older releases may load the model too, but nobody checked."""
+    from tfport.targets.tfjs_node import SOURCE
+
+    data = json.loads(model_json.read_text())
+    pinned = json.loads((SOURCE / "package.json").read_text())["dependencies"]["@tensorflow/tfjs-core"]
+    return {
+        "name": "@tensorflow/tfjs (tfjs-core + tfjs-converter)", "min_version": pinned,
+        "min_version_source": "the TF.js release parity ran on (older releases are not checked)",
+        "format": data.get("format"), "converted_by": data.get("convertedBy"), "needs": [],
+    }
 
 
 def _reason(exc: Exception) -> str:

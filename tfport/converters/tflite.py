@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from tfport.errors import ConversionError
 from tfport.graph_rewrite import rewritten_model
 from tfport.heavy import tensorflow
@@ -24,7 +26,8 @@ def convert(request: ConversionRequest) -> ConversionResult:
     with rewritten_model(model.path) as (source, rewrite_notes):
         notes += rewrite_notes
         flatbuffer = _convert_with_fallback(tf, request, source, notes, metadata)
-    _check_signatures(flatbuffer, model.distinct_signatures)
+    metadata["io"] = _signature_io(flatbuffer, model.distinct_signatures)
+    metadata["runtime"] = _runtime_needs(flatbuffer, metadata)
     metadata["signature_aliases"] = model.aliases
     notes += [f"signature {alias!r} is the same function as {kept!r}; the artifact holds it once"
               for alias, kept in model.aliases.items()]
@@ -97,13 +100,54 @@ def _representative_dataset(request: ConversionRequest):
     return samples
 
 
-def _check_signatures(flatbuffer: bytes, expected: list[str]) -> None:
+def _signature_io(flatbuffer: bytes, expected: list[str]) -> dict[str, dict]:
+    """Each signature's tensors as the artifact declares them (int8 I/O changes dtypes), for release manifests."""
     from ai_edge_litert.interpreter import Interpreter
 
-    kept = Interpreter(model_content=flatbuffer).get_signature_list()
-    dropped = [key for key in expected if key not in kept]
+    interpreter = Interpreter(model_content=flatbuffer)
+    dropped = [key for key in expected if key not in interpreter.get_signature_list()]
     if dropped:
         raise ConversionError(f"the TFLite converter dropped signature(s) {', '.join(dropped)}")
+    io = {}
+    for key in expected:
+        runner = interpreter.get_signature_runner(key)
+        io[key] = {"inputs": _tensors(runner.get_input_details()), "outputs": _tensors(runner.get_output_details())}
+    return io
+
+
+def _tensors(details: dict) -> dict[str, dict]:
+    described = {}
+    for name, detail in details.items():
+        spec = {"dtype": np.dtype(detail["dtype"]).name,
+                "shape": [None if d < 0 else int(d) for d in detail["shape_signature"]]}
+        scale, zero_point = detail["quantization"]
+        if scale:
+            spec["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+        described[name] = spec
+    return described
+
+
+def _runtime_needs(flatbuffer: bytes, metadata: dict) -> dict:
+    """What a device needs: the converter's min_runtime_version stamp, the ops, Flex or not."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    stamps = [model.Buffers(model.Metadata(i).Buffer()) for i in range(model.MetadataLength())
+              if model.Metadata(i).Name() == b"min_runtime_version"]  # quantization may add a second one
+    versions = [b.DataAsNumpy().tobytes().rstrip(b"\0").decode() for b in stamps if b.DataLength()]
+    minimum = max(versions, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()), default=None)
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        custom = code.CustomCode()
+        ops.add(custom.decode() if custom else names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?"))
+    return {
+        "name": "LiteRT (TensorFlow Lite)", "min_version": minimum,
+        "min_version_source": "min_runtime_version stamped by the TFLite converter (op versions used)",
+        "needs": ["Flex delegate (Select TF ops): " + ", ".join(metadata["flex_ops"])] if metadata["select_tf_ops"] else [],
+        "ops": sorted(ops),
+    }
 
 
 def _problems(exc: Exception) -> list[tuple[str, str, str]]:
