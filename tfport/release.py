@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tfport import __version__, cache
-from tfport.atomic import staged_directory, write_text_atomically
+from tfport.atomic import OWNER_MARK, staged_directory, write_text_atomically
 from tfport.errors import BadInputError
 from tfport.parity import PASS, OutputResult
 from tfport.pipeline import ConvertJob, convert
@@ -72,8 +72,13 @@ def file_table(root: Path, directory: Path) -> dict[str, dict[str, Any]]:
     """Every file under `directory` by its path relative to `root`, with size and SHA-256."""
     return {
         file.relative_to(root).as_posix(): {"size_bytes": file.stat().st_size, "sha256": cache.file_digest(file)}
-        for file in sorted(directory.rglob("*")) if file.is_file()
+        for file in released_files(directory)
     }
+
+
+def released_files(directory: Path) -> list[Path]:
+    """The files a release ships under `directory`; tfport's ownership marks are bookkeeping, not content."""
+    return sorted(f for f in directory.rglob("*") if f.is_file() and f.name != OWNER_MARK)
 
 
 def _directory(result: ArtifactResult) -> str:

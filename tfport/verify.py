@@ -10,7 +10,7 @@ from typing import Any
 from tfport.errors import EXIT_OK, EXIT_PARITY_FAILED, TfportError
 from tfport.golden import read_golden
 from tfport.registry import get_target, require_runtime
-from tfport.release import GOLDEN_DIR, read_manifest
+from tfport.release import GOLDEN_DIR, read_manifest, released_files
 from tfport.replay import Stage, golden_summary, no_stage, prove, read_record
 from tfport.report import ArtifactResult, Report
 from tfport.tolerance import RecordedTolerances, Tolerance
@@ -62,7 +62,7 @@ def changed_files(root: Path, listed: dict[str, dict[str, Any]], directory: Path
         elif file.stat().st_size != recorded["size_bytes"] or file_digest(file) != recorded["sha256"]:
             problems.append(f"{name} changed (SHA-256 differs from the manifest)")
     if directory.is_dir():
-        present = {f.relative_to(root).as_posix() for f in directory.rglob("*") if f.is_file()}
+        present = {f.relative_to(root).as_posix() for f in released_files(directory)}
         problems += [f"{name} is not in the manifest" for name in sorted(present - set(listed))]
     return problems
 
