@@ -36,7 +36,8 @@ def build(name: str, path: Path) -> None:
         model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu"),
                                   keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)])
     elif name == "mobilenetv2":
-        model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None)
+        # Logits, not softmax: with random weights a softmax is flat (0.001 everywhere) and any port "passes".
+        model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None, classifier_activation=None)
     elif name == "transformer":
         tokens = keras.Input((32, 64))
         attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16)(tokens, tokens)
