@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,8 @@ from tfport.tolerance import Tolerance
 PASS, FAIL = "pass", "fail"
 SNR_CAP_DB = 300.0  # reported for an exact match, where the true SNR is infinite
 RELATIVE_FLOOR = 1e-3  # relative errors divide by at least this fraction of max |reference|
+HISTOGRAM_BINS = 24
+SCATTER_POINTS = 300
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class OutputResult:
     metrics: dict[str, float] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     tolerance: dict[str, float] = field(default_factory=dict)
+    plots: dict[str, Any] = field(default_factory=dict)  # small summaries for report.html (plot_data)
 
     @property
     def worst_check(self) -> Check | None:
@@ -70,13 +74,13 @@ class OutputResult:
         return {
             "signature": self.signature, "output": self.output, "verdict": self.verdict,
             "message": self.message, "metrics": self.metrics,
-            "checks": [c.to_json() for c in self.checks], "tolerance": self.tolerance,
+            "checks": [c.to_json() for c in self.checks], "tolerance": self.tolerance, "plots": self.plots,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> OutputResult:
         return cls(data["signature"], data["output"], data["verdict"], data["message"], dict(data["metrics"]),
-                   [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]))
+                   [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]), dict(data.get("plots", {})))
 
 
 def compare_signature(
@@ -122,7 +126,23 @@ def compare_output(signature: str, name: str, expected: np.ndarray, actual: np.n
     metrics = float_metrics(expected64[finite], actual64[finite], expected64, actual64)
     checks = _float_checks(expected64[finite], actual64[finite], metrics, tolerance)
     verdict = PASS if all(c.passed for c in checks) else FAIL
-    return OutputResult(signature, name, verdict, "", metrics, checks, tolerance.to_json())
+    return OutputResult(signature, name, verdict, "", metrics, checks, tolerance.to_json(),
+                        plot_data(expected64[finite], actual64[finite]))
+
+
+def plot_data(expected: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+    """What report.html draws, bounded in size: a log-binned histogram of absolute errors (exact
+    matches counted apart) and an evenly spaced sample of (reference, converted) pairs."""
+    error = np.abs(actual - expected).ravel()
+    nonzero = error[error > 0]
+    histogram: dict[str, Any] = {"zeros": int(error.size - nonzero.size), "edges": [], "counts": []}
+    if nonzero.size:
+        low, high = float(nonzero.min()), float(nonzero.max())
+        edges = np.geomspace(low, high * (1 + 1e-9), HISTOGRAM_BINS + 1) if high > low else np.array([low, high * 2])
+        histogram.update(edges=edges.tolist(), counts=np.histogram(nonzero, edges)[0].tolist())
+    picked = np.unique(np.linspace(0, error.size - 1, min(error.size, SCATTER_POINTS)).astype(int)) if error.size else []
+    pairs = [[float(r), float(c)] for r, c in zip(expected.ravel()[picked], actual.ravel()[picked])]
+    return {"abs_error_histogram": histogram, "scatter": pairs, "elements": int(error.size)}
 
 
 def float_metrics(expected: np.ndarray, actual: np.ndarray, expected_full: np.ndarray, actual_full: np.ndarray) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Report formats: the terminal table, JUnit XML for CI, Markdown for pull requests."""
+"""Report formats: the terminal table, JUnit XML for CI, Markdown for pull requests (HTML: html_report)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tfport.parity import OutputResult
 from tfport.report import ArtifactResult, Report
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
-REPORT_FILES = ("report.json", "junit.xml", "report.md")
+REPORT_FILES = ("report.json", "junit.xml", "report.md", "report.html")
 
 
 def rows(report: Report) -> Iterator[tuple[ArtifactResult, OutputResult | None]]:
@@ -26,7 +26,7 @@ def rows(report: Report) -> Iterator[tuple[ArtifactResult, OutputResult | None]]
             yield result, output
 
 
-def _size(size: int | None) -> str:
+def size_text(size: int | None) -> str:
     if size is None:
         return ""
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -57,7 +57,7 @@ def terminal_table(report: Report) -> Table:
             result.target if first else "", result.quantization if first else "",
             output.signature if output else "", output.output if output else "",
             f"[{VERDICT_STYLE[verdict]}]{verdict.upper()}[/]", _detail(result, output),
-            _size(result.size_bytes) if first else "",
+            size_text(result.size_bytes) if first else "",
         )
     return table
 
@@ -69,13 +69,18 @@ def verdict_matrix(report: Report) -> Table:
     for column in ("target", "quant", *signatures):
         table.add_column(column)
     for result in report.results:
-        cells = []
-        for signature in signatures:
-            verdicts = {o.verdict for o in result.outputs if o.signature == signature}
-            verdict = result.verdict if not verdicts else "fail" if "fail" in verdicts else "pass"
-            cells.append(f"[{VERDICT_STYLE[verdict]}]{verdict.upper()}[/]")
+        cells = [f"[{VERDICT_STYLE[v]}]{v.upper()}[/]" for v in signature_verdicts(result, signatures)]
         table.add_row(result.target, result.quantization, *cells)
     return table
+
+
+def signature_verdicts(result: ArtifactResult, signatures: list[str]) -> list[str]:
+    """The verdict of each signature's outputs (the artifact's own verdict when it has none)."""
+    cells = []
+    for signature in signatures:
+        verdicts = {o.verdict for o in result.outputs if o.signature == signature}
+        cells.append(result.verdict if not verdicts else "fail" if "fail" in verdicts else "pass")
+    return cells
 
 
 def print_report(report: Report, console: Console) -> None:
@@ -135,7 +140,7 @@ def markdown(report: Report) -> str:
         cells = [
             result.target, result.quantization, output.signature if output else "",
             output.output if output else "", f"{icon[verdict]} {verdict}",
-            _detail(result, output).replace("|", "\\|"), _size(result.size_bytes),
+            _detail(result, output).replace("|", "\\|"), size_text(result.size_bytes),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- **{r.label}**: {n}" for r in report.results for n in r.notes]
@@ -145,8 +150,10 @@ def markdown(report: Report) -> str:
 
 
 def write_reports(report: Report, directory: Path) -> list[Path]:
-    """report.json, junit.xml and report.md, each replaced atomically."""
-    contents = (report.to_json(), junit_xml(report), markdown(report))
+    """report.json, junit.xml, report.md and report.html, each replaced atomically."""
+    from tfport.html_report import html_report
+
+    contents = (report.to_json(), junit_xml(report), markdown(report), html_report(report))
     paths = [Path(directory) / name for name in REPORT_FILES]
     for path, text in zip(paths, contents):
         write_text_atomically(path, text)

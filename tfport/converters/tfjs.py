@@ -75,7 +75,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
 
 # Names the bundle, the parity server (/tfjs/) and `tfport parity` reports use inside the artifact.
 RESERVED_NAMES = {"index.js", "index.d.ts", "readme.md", "parity.html", "tfjs-global.js", "tfjs", "tfport",
-                  "report.json", "report.md", "junit.xml", "tfport.json"}
+                  "report.json", "report.md", "report.html", "junit.xml", "tfport.json"}
 
 
 def model_dir_name(key: str) -> str:
