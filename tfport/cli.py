@@ -347,6 +347,51 @@ def parity(
         raise typer.Exit(report.exit_code)
 
 
+@app.command(context_settings=TARGET_OPTIONS)
+def bench(
+    context: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A SavedModel, or a directory `tfport convert`/`release` wrote.")],
+    to: Annotated[str, typer.Option("--to", help="For a SavedModel: targets to convert to first.")] = "all",
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="For a SavedModel: modes, e.g. float32,int8.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="For a SavedModel: where artifacts go.")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="For a directory: the SavedModel to bench too.")] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed runs per signature.")] = 50,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed runs first.")] = 5,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for throughput.")] = 8,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Intra-op threads, the same for every runtime.")] = 1,
+    json_file: Annotated[Optional[str], typer.Option("--json", help="Also write JSON here ('-' for stdout).")] = None,
+) -> None:
+    """Load time, latency p50/p95, throughput and peak memory of each artifact on its runtime, beside the SavedModel.
+
+    Each runtime runs in a fresh process, on the golden set's inputs, with the same thread count.
+    A SavedModel is converted first (cached work is reused). TF.js runs on Node.js (not Chromium).
+    """
+    with _errors_for_people():
+        from tfport.bench import BenchOptions, bench_directory, bench_table
+        from tfport.registry import parse_option_args
+
+        options = BenchOptions(runs=runs, warmup=warmup, batch=batch, threads=threads,
+                               target_options=parse_option_args(context.args))
+        directory = path
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            from tfport.pipeline import ConvertJob, convert
+            from tfport.registry import plan
+
+            job = ConvertJob(model_path=path, targets=plan(to, quantize), policy=_policy(None),
+                             out_dir=out, target_options=options.target_options)
+            with _stage_display() as stage:
+                _, directory = convert(job, stage)
+            model = path
+        with _stage_display() as stage:
+            result = bench_directory(directory, model, options, stage)
+        if json_file == "-":
+            print(json.dumps(result, indent=2))
+        else:
+            console.print(bench_table(result))
+            if json_file:
+                Path(json_file).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
 @app.command()
 def targets() -> None:
     """List the installed targets, their quantization modes and whether their runtime works here."""

@@ -17,6 +17,7 @@ import numpy as np
 from tfport.tolerance import Tolerance
 
 Feed = Mapping[str, np.ndarray]
+RUNTIME_THREADS = "threads"  # a runner option every runtime honours (see Runner)
 
 
 class Runner(Protocol):
@@ -24,6 +25,12 @@ class Runner(Protocol):
 
     Quantized inputs and outputs are (de)quantized by the runner with the tensor's own scale and
     zero point, so that the parity engine always compares values in the SavedModel's dtypes.
+
+    The options given to `Target.open_runner` may hold `threads` (RUNTIME_THREADS): the intra-op
+    thread count `tfport bench` asks of every runtime alike; absent, the runtime's own default.
+    A runner whose runtime lives in another process may also offer
+    `timed_runs(signature, feed, warmup, runs) -> list[float]`: seconds per run, timed inside the
+    runtime, so that bench does not count the trip between processes.
     """
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]: ...

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tfport.errors import BadInputError, RuntimeMissingError
-from tfport.plugin import Feed, Target, TargetOption, lazy
+from tfport.plugin import RUNTIME_THREADS, Feed, Target, TargetOption, lazy
 from tfport.tolerance import Tolerance
 
 TOLERANCES = {
@@ -58,6 +58,8 @@ def session_settings(options: Mapping[str, Any]) -> tuple[Callable[[], Any], lis
         settings = onnxruntime.SessionOptions()
         settings.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, OPTIMIZATION_LEVELS[level])
         settings.log_severity_level = 3  # errors only; they reach tfport as exceptions anyway
+        if options.get(RUNTIME_THREADS):
+            settings.intra_op_num_threads, settings.inter_op_num_threads = options[RUNTIME_THREADS], 1
         return settings
 
     return session_options, [provider] if provider == CPU else [provider, CPU]

@@ -96,6 +96,11 @@ class TfjsRunner:
             name: GRAPH_DTYPES.get(spec.get("dtype")) for name, spec in outputs.items()}
         return {name: _as_saved_model_dtype(value, dtypes.get(name)) for name, value in zip(names, values)}
 
+    def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
+        key = self._aliases.get(signature, signature)
+        names = list(self._graph(key)["outputs"])
+        return self._engine.time(key, [(name, np.asarray(value)) for name, value in feed.items()], names, warmup, runs)
+
     def _graph(self, key: str) -> dict[str, Any]:
         if key not in self._models:
             directory = self._directories.get(key, key)

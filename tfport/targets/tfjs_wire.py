@@ -88,6 +88,14 @@ class FramedEngine:
         header, body = self._call({"op": "run", "model": key, "inputs": specs, "outputs": outputs}, payload)
         return decode_tensors(header["outputs"], body)
 
+    def time(self, key: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str], warmup: int,
+             runs: int) -> list[float]:
+        """Seconds per run, timed inside the runtime after `warmup` untimed runs."""
+        specs, payload = encode_tensors(inputs)
+        header, _ = self._call({"op": "time", "model": key, "inputs": specs, "outputs": outputs,
+                                "warmup": warmup, "runs": runs}, payload)
+        return [ms / 1000 for ms in header["milliseconds"]]
+
     def _call(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
         reply, body = self._exchange(frame(header, payload))
         if not reply.get("ok"):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tfport.errors import BadInputError, RuntimeMissingError
-from tfport.plugin import Feed, Target, TargetOption, lazy
+from tfport.plugin import RUNTIME_THREADS, Feed, Target, TargetOption, lazy
 from tfport.tolerance import Tolerance
 
 TOLERANCES = {
@@ -47,7 +47,7 @@ class TFLiteRunner:
                 raise RuntimeMissingError(problem)
             from ai_edge_litert.interpreter import Interpreter as interpreter_class
         try:
-            self._interpreter = interpreter_class(model_path=str(artifact))
+            self._interpreter = interpreter_class(model_path=str(artifact), num_threads=options.get(RUNTIME_THREADS))
         except ValueError as exc:
             raise BadInputError(f"LiteRT cannot load {artifact}: {exc}") from None
         self._runners: dict[str, Any] = {}

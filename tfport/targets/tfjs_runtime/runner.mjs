@@ -6,6 +6,7 @@
 // so large golden sets cross the process boundary at memory speed.
 //   -> {op: "load", model: "<signature>", path: "/abs/dir/model.json"}   <- {ok: true, backend}
 //   -> {op: "run", model, inputs: [tensor...], outputs: [keys]}   <- {ok: true, outputs}
+//   -> {op: "time", model, inputs, outputs, warmup, runs}   <- {ok: true, milliseconds: [per run]}
 // Tensors and outputs are named by the SavedModel's signature keys, as in model.json's signature.
 // Errors answer {ok: false, error: "..."}; the process keeps serving.
 import { readFile } from "node:fs/promises";
@@ -89,8 +90,7 @@ async function encode(name, tensor) {
   return [spec, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
 }
 
-async function run(request, payload) {
-  const entry = models.get(request.model);
+function feedOf(entry, request, payload) {
   const feed = {};
   let offset = 0;
   for (const spec of request.inputs) {
@@ -98,7 +98,10 @@ async function run(request, payload) {
     if (input) feed[input.name] = decode(spec, payload.subarray(offset, offset + spec.bytes));
     offset += spec.bytes;
   }
-  const outputs = request.outputs.map((key) => entry.signature.outputs[key].name);
+  return feed;
+}
+
+async function execute(entry, feed, outputs) {
   let results;
   if (!entry.async) {
     try {
@@ -109,11 +112,35 @@ async function run(request, payload) {
     }
   }
   if (entry.async) results = await entry.model.executeAsync(feed, outputs);
-  results = Array.isArray(results) ? results : [results];
+  return Array.isArray(results) ? results : [results];
+}
+
+async function run(request, payload) {
+  const entry = models.get(request.model);
+  const feed = feedOf(entry, request, payload);
+  const results = await execute(entry, feed, request.outputs.map((key) => entry.signature.outputs[key].name));
   const encoded = await Promise.all(results.map((t, i) => encode(request.outputs[i], t)));
   tf.dispose([...Object.values(feed), ...results]);
   return [{ ok: true, outputs: encoded.map(([spec, bytes]) => ({ ...spec, bytes: bytes.length })) },
           Buffer.concat(encoded.map(([, bytes]) => bytes))];
+}
+
+// Benchmarks time inside the runtime, so the pipe to Python is not counted: each run ends when
+// every output's data is ready.
+async function time(request, payload) {
+  const entry = models.get(request.model);
+  const feed = feedOf(entry, request, payload);
+  const outputs = request.outputs.map((key) => entry.signature.outputs[key].name);
+  const milliseconds = [];
+  for (let i = 0; i < request.warmup + request.runs; i++) {
+    const started = performance.now();
+    const results = await execute(entry, feed, outputs);
+    await Promise.all(results.map((t) => t.data()));
+    if (i >= request.warmup) milliseconds.push(performance.now() - started);
+    tf.dispose(results);
+  }
+  tf.dispose(Object.values(feed));
+  return [{ ok: true, milliseconds }, Buffer.alloc(0)];
 }
 
 async function handle(request, payload) {
@@ -123,6 +150,7 @@ async function handle(request, payload) {
     return [{ ok: true, backend: tf.getBackend() }, Buffer.alloc(0)];
   }
   if (request.op === "run") return run(request, payload);
+  if (request.op === "time") return time(request, payload);
   throw new Error(`unknown op ${request.op}`);
 }
 

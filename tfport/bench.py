@@ -1,0 +1,166 @@
+"""`tfport bench`: how fast and how heavy each artifact is on its runtime, beside the SavedModel.
+
+It exists to choose a target, so the numbers must be comparable:
+- every runtime (the SavedModel, each artifact) runs in a fresh process of its own
+  (tfport.bench_worker): its peak memory is its own, and no runtime warms another's caches;
+- all get the same inputs (the golden set's first sample; a batch is its first B samples) and the
+  same intra-op thread count (TensorFlow, LiteRT, onnxruntime; TF.js's cpu backend is single-threaded);
+- "load" is the cold start in a fresh process: importing the runtime, opening the artifact and
+  its first run (lazy runtimes load there);
+- latency is measured over `runs` runs after `warmup` untimed ones, each run timed alone, inside
+  the runtime's own process when it has one (TF.js on Node.js), so pipes are not counted;
+- throughput is batch size / median batch time; an artifact that cannot take the batch says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfport.cache import RECORD
+from tfport.errors import BadInputError
+from tfport.golden import read_golden
+from tfport.registry import get_target, require_runtime, target_options_for
+from tfport.replay import Stage, no_stage
+
+SAVED_MODEL = "savedmodel"
+
+
+@dataclass
+class BenchOptions:
+    runs: int = 50
+    warmup: int = 5
+    batch: int = 8
+    threads: int = 1
+    target_options: dict[str, Any] | None = None  # runtime options, e.g. tfjs_backend
+
+
+def artifacts_in(directory: Path) -> list[dict[str, Any]]:
+    """The artifacts `tfport convert` or `tfport release` wrote into `directory`, from their records."""
+    found = []
+    for record_file in sorted(Path(directory).glob(f"*/{RECORD}")):
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            found.append({"label": record_file.parent.name, "target": record["target"],
+                          "quantization": record["quantization"], "artifact": str(record_file.parent / record["artifact"]),
+                          "metadata": record.get("metadata", {})})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadInputError(f"{record_file} is malformed ({exc!r}) — convert the model again") from None
+    return found
+
+
+def model_of(directory: Path, given: Path | None) -> Path | None:
+    """The SavedModel to bench beside the artifacts: --model, else the one the report names, if it is still there."""
+    from tfport.savedmodel import inspect_saved_model
+
+    if given is not None:
+        return Path(given)
+    try:
+        model = json.loads((Path(directory) / "report.json").read_text(encoding="utf-8"))["model"]
+        if inspect_saved_model(Path(model["path"])).fingerprint == model["fingerprint"]:
+            return Path(model["path"])
+    except (OSError, ValueError, KeyError, TypeError, BadInputError):
+        pass
+    return None
+
+
+def bench_directory(directory: Path, model: Path | None, options: BenchOptions, stage: Stage = no_stage) -> dict:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BadInputError(f"no such directory: {directory}")
+    items = artifacts_in(directory)
+    if not items:
+        raise BadInputError(f"{directory} holds no artifacts (no */{RECORD}) — pass a SavedModel, or a directory "
+                            "`tfport convert` or `tfport release` wrote")
+    golden = read_golden(directory / "golden")
+    model = model_of(directory, model)
+    if model is not None:
+        items.insert(0, {"label": SAVED_MODEL, "target": None, "quantization": "float32", "artifact": str(model),
+                         "metadata": {}})
+    signatures = [key for key in golden.inputs if key not in golden.aliases]
+    batchable = {key: bool(spec.inputs) and all(s.shape and s.shape[0] is None for s in spec.inputs.values())
+                 for key, spec in golden.signatures.items()}
+    results = []
+    for item in items:
+        stage(item["label"], f"{options.warmup} warm-up + {options.runs} timed runs")
+        results.append(_measure(item, directory / "golden", signatures, batchable, options))
+    return {"schema": "tfport-bench", "schema_version": 1, "directory": str(directory),
+            "model": str(model) if model else None, "settings": _settings(options), "rows": _rows(results)}
+
+
+def _measure(item, golden_dir: Path, signatures, batchable, options: BenchOptions) -> dict[str, Any]:
+    runtime_options = {}
+    if item["target"] is not None:
+        target = get_target(item["target"])
+        require_runtime(target)
+        runtime_options = target_options_for(target, options.target_options or {})
+    spec = {**item, "options": runtime_options, "golden": str(golden_dir), "signatures": signatures,
+            "batchable": batchable, "runs": options.runs, "warmup": options.warmup, "batch": options.batch,
+            "threads": options.threads}
+    worker = subprocess.run([sys.executable, "-m", "tfport.bench_worker"], input=json.dumps(spec, default=str),
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    try:
+        answer = json.loads(worker.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        answer = {"error": f"the bench worker stopped (exit code {worker.returncode}): {worker.stderr[-300:]}"}
+    return {**item, **answer}
+
+
+def _settings(options: BenchOptions) -> dict[str, Any]:
+    return {"runs": options.runs, "warmup": options.warmup, "batch": options.batch, "threads": options.threads,
+            "target_options": options.target_options or {}}
+
+
+def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for result in results:
+        base = {"artifact": result["label"], "target": result["target"] or SAVED_MODEL,
+                "quantization": result["quantization"], "runtime": _runtime_name(result)}
+        if "error" in result:
+            rows.append({**base, "error": result["error"]})
+            continue
+        for row in result["rows"]:
+            latencies = np.array(row["latencies_s"]) * 1000
+            rows.append({
+                **base, "signature": row["signature"], "load_s": round(row["load_s"], 4),
+                "runs": len(latencies), "latency_ms": {
+                    "p50": float(np.percentile(latencies, 50)), "p95": float(np.percentile(latencies, 95)),
+                    "mean": float(latencies.mean()), "min": float(latencies.min())},
+                "throughput_per_s": row["throughput_per_s"], "throughput_note": row.get("throughput_note", ""),
+                "baseline_rss_mb": round(result["baseline_rss_mb"], 1),
+                "peak_rss_mb": round(result["peak_rss_mb"] + result["child_peak_rss_mb"], 1),
+            })
+    return rows
+
+
+def _runtime_name(result: dict[str, Any]) -> str:
+    if result["target"] is None:
+        return "TensorFlow (SavedModel)"
+    return result["metadata"].get("runtime", {}).get("name") or result["target"]
+
+
+def bench_table(bench: dict):
+    from rich.table import Table
+
+    settings = bench["settings"]
+    table = Table(title=f"tfport bench — {settings['runs']} runs after {settings['warmup']} warm-up, "
+                        f"{settings['threads']} thread(s), batch {settings['batch']}", title_justify="left")
+    for column in ("artifact", "signature", "load + 1st run s", "p50 ms", "p95 ms", f"samples/s @{settings['batch']}",
+                   "peak MB"):
+        table.add_column(column, justify="left" if column in ("artifact", "signature") else "right")
+    for row in bench["rows"]:
+        if "error" in row:
+            table.add_row(row["artifact"], "", f"[red]{row['error']}[/]", "", "", "", "")
+            continue
+        throughput = (f"{row['throughput_per_s']:.1f}" if row["throughput_per_s"] is not None
+                      else f"n/a: {row['throughput_note']}")
+        table.add_row(row["artifact"], row["signature"], f"{row['load_s']:.3f}", f"{row['latency_ms']['p50']:.2f}",
+                      f"{row['latency_ms']['p95']:.2f}", throughput, f"{row['peak_rss_mb']:.0f}")
+    return table

@@ -1,0 +1,113 @@
+"""One runtime measured in a process of its own (`python -m tfport.bench_worker`, spec on stdin,
+JSON on stdout), so its peak memory is its own and no other runtime warmed its caches."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def _open_runner(spec: dict[str, Any]):
+    if spec["target"] is None:  # the SavedModel itself
+        from tfport.heavy import tensorflow
+
+        tf = tensorflow()
+        tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        from tfport.reference import SavedModelRunner
+        from tfport.savedmodel import inspect_saved_model
+
+        return SavedModelRunner(inspect_saved_model(Path(spec["artifact"])))
+    from tfport.plugin import RUNTIME_THREADS
+    from tfport.registry import get_target
+
+    target = get_target(spec["target"])
+    options = {**spec["options"], RUNTIME_THREADS: spec["threads"]}
+    return target.open_runner(Path(spec["artifact"]), spec["metadata"], options)
+
+
+def _timed(runner, signature: str, feed: dict[str, np.ndarray], warmup: int, runs: int) -> list[float]:
+    if hasattr(runner, "timed_runs"):  # timed inside the runtime's own process
+        return runner.timed_runs(signature, feed, warmup, runs)
+    for _ in range(warmup):
+        runner.run(signature, feed)
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        runner.run(signature, feed)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def _batch(samples: dict[str, np.ndarray], size: int, batchable: bool) -> dict[str, np.ndarray] | str:
+    """The first `size` samples (cycled) stacked on the batch axis, or why that is not possible."""
+    if not batchable:
+        return "the signature has a fixed batch dimension"
+    count = len(next(iter(samples.values())))
+    picked = [i % count for i in range(size)]
+    if any(array.ndim < 2 or array.shape[1] != 1 for array in samples.values()):
+        return "golden samples do not carry a batch axis of 1"
+    return {name: np.concatenate(array[picked], axis=0) for name, array in samples.items()}
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    from tfport.golden import read_golden
+
+    golden = read_golden(spec["golden"])
+    baseline = _rss_mb()
+    started = time.perf_counter()
+    runner = _open_runner(spec)
+    rows = []
+    try:
+        for signature in spec["signatures"]:
+            samples = golden.inputs[signature]
+            first = {name: array[0] for name, array in samples.items()}
+            runner.run(signature, first)  # lazy runtimes load here: part of the cold start
+            load = time.perf_counter() - started
+            latencies = _timed(runner, signature, first, spec["warmup"], spec["runs"])
+            row = {"signature": signature, "load_s": load, "latencies_s": latencies, "throughput_per_s": None}
+            batch = _batch(samples, spec["batch"], spec["batchable"][signature])
+            if isinstance(batch, str):
+                row["throughput_note"] = batch
+            else:
+                try:
+                    batch_runs = max(3, spec["runs"] // 5)
+                    per_batch = _timed(runner, signature, batch, min(spec["warmup"], 2), batch_runs)
+                    row["throughput_per_s"] = spec["batch"] / float(np.median(per_batch))
+                except Exception as exc:  # a runtime that cannot resize says so in its own words
+                    row["throughput_note"] = f"batch {spec['batch']} failed: {str(exc).splitlines()[0][:160]}"
+            rows.append(row)
+            started = time.perf_counter()  # the next signature's first run is its own cold start
+    finally:
+        runner.close()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # e.g. Node.js for TF.js
+    return {"rows": rows, "baseline_rss_mb": baseline, "peak_rss_mb": own, "child_peak_rss_mb": children}
+
+
+def main() -> None:
+    from tfport.logfile import native_stderr_to_log
+
+    spec = json.loads(sys.stdin.read())
+    try:
+        with native_stderr_to_log():
+            answer = measure(spec)
+    except Exception as exc:  # reported as this runtime's row, not as a crash of the whole bench
+        answer = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+    print(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main()
