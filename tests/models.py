@@ -152,6 +152,23 @@ def unknown_batch_cnn(path: Path) -> Path:
     return path
 
 
+def einsum(path: Path) -> Path:
+    """Einsum, as Keras' MultiHeadAttention uses it: TF.js's cpu backend has the kernel, wasm does not."""
+    tf = tensorflow()
+
+    class Attention(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.random.stateless_normal([4, 2, 3], seed=[3, 4]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5, 4], tf.float32, name="tokens")])
+        def serve(self, tokens):
+            return {"heads": tf.einsum("btd,dhk->bthk", tokens, self.w)}
+
+    module = Attention()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
 def flex_only(path: Path) -> Path:
     """MatrixDeterminant: a TensorFlow op builtin TFLite lacks, available as a Select TF op."""
     tf = tensorflow()

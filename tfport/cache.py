@@ -84,19 +84,22 @@ def _parity_file(key: str) -> Path:
     return cache_dir() / "parity" / f"{key}.json"
 
 
-def load_parity(key: str) -> list[OutputResult] | None:
-    """Parity results stored for this key, or None (missing or unreadable: run parity again)."""
+def load_parity(key: str) -> tuple[list[OutputResult], list[str]] | None:
+    """Parity results and the runner's notes stored for this key, or None (missing or unreadable:
+    run parity again)."""
     try:
-        return [OutputResult.from_json(item) for item in json.loads(_parity_file(key).read_text(encoding="utf-8"))]
+        stored = json.loads(_parity_file(key).read_text(encoding="utf-8"))
+        return [OutputResult.from_json(item) for item in stored["outputs"]], [str(n) for n in stored["notes"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def store_parity(key: str, results: list[OutputResult]) -> None:
+def store_parity(key: str, results: list[OutputResult], notes: list[str]) -> None:
     if any(result.verdict == "error" for result in results):
         return
     try:
         _parity_file(key).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(_parity_file(key), json.dumps([r.to_json() for r in results]))
+        write_text_atomically(_parity_file(key), json.dumps({"outputs": [r.to_json() for r in results],
+                                                             "notes": notes}))
     except (OSError, TfportError):
         pass  # best effort, as for artifacts

@@ -25,4 +25,7 @@ def tensorflow() -> ModuleType:
 
     for name in ("tensorflow", "absl", "h5py", "keras"):
         file_logger(name).setLevel(logging.INFO)
+    from tfport import shared_load
+
+    shared_load.install()
     return tf

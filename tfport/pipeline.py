@@ -27,6 +27,7 @@ from tfport.replay import Stage, describe_artifact, golden_summary, no_stage, ti
 from tfport.report import ArtifactResult, Report
 from tfport.savedmodel import SavedModelInfo, inspect_saved_model
 from tfport.scan import refuse_untrusted
+from tfport.shared_load import one_load_per_model
 from tfport.synthesis import SynthesisOptions, inputs_from_file
 from tfport.tolerance import TolerancePolicy
 
@@ -65,7 +66,7 @@ def convert(
     refuse_untrusted(model.path, job.trust)
     out_dir = Path(job.out_dir) if job.out_dir else default_out_dir(model)
     claim_directory(out_dir)
-    with exclusive(out_dir, lambda text: stage("out dir", text)):
+    with exclusive(out_dir, lambda text: stage("out dir", text)), one_load_per_model():
         remove_leftovers(out_dir)
         report = _convert_into(job, requested, model, out_dir, stage)
         if finish is not None:
@@ -152,15 +153,18 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
             result.metadata = record["metadata"]
             require_runtime(target)
             parity_key = _parity_key(key, target, mode, options, golden, job.policy)
-            result.outputs = cache.load_parity(parity_key) if reused else None
-            if result.outputs is not None:
-                result.notes.append("reused the parity results (same artifact, golden set, tolerances and runtime)")
+            cached = cache.load_parity(parity_key) if reused else None
+            if cached is not None:
+                result.outputs, runtime_notes = cached
+                runtime_notes.append("reused the parity results (same artifact, golden set, tolerances and runtime)")
             else:
                 stage(result.label, "parity on the runtime")
-                result.outputs = timed_parity(target, mode, staging / record["artifact"], result.metadata,
-                                              options, golden, model.signatures, job.policy, result)
+                result.outputs, runtime_notes = timed_parity(target, mode, staging / record["artifact"],
+                                                             result.metadata, options, golden, model.signatures,
+                                                             job.policy, result)
                 interrupt.check()
-                cache.store_parity(parity_key, result.outputs)
+                cache.store_parity(parity_key, result.outputs, runtime_notes)
+            result.notes += runtime_notes
         describe_artifact(result, final / record["artifact"], out_dir)
     except TfportError as exc:
         result.error, result.error_exit_code = str(exc), exc.exit_code

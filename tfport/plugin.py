@@ -31,6 +31,8 @@ class Runner(Protocol):
     A runner whose runtime lives in another process may also offer
     `timed_runs(signature, feed, warmup, runs) -> list[float]`: seconds per run, timed inside the
     runtime, so that bench does not count the trip between processes.
+    A runner may also offer `notes: list[str]`, read after the run: what the report should say
+    about how the artifact ran (e.g. which backend), as conversion notes say how it was made.
     """
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]: ...

@@ -62,12 +62,14 @@ def run_parity(
     ]
 
 
-def timed_parity(target, mode, artifact, metadata, options, golden, signatures, policy, result) -> list[OutputResult]:
-    """run_parity with the runner's load and run time recorded in result.seconds["parity"]."""
+def timed_parity(
+    target, mode, artifact, metadata, options, golden, signatures, policy, result,
+) -> tuple[list[OutputResult], list[str]]:
+    """run_parity, and the runner's notes on how it ran; load and run time go into result.seconds["parity"]."""
     started = time.perf_counter()
     runner = target.open_runner(artifact, metadata, options)
     try:
-        return run_parity(target, mode, runner, golden, signatures, policy)
+        return run_parity(target, mode, runner, golden, signatures, policy), list(getattr(runner, "notes", []))
     finally:
         runner.close()
         result.seconds["parity"] = round(time.perf_counter() - started, 3)
@@ -123,8 +125,9 @@ def prove(
     """Parity of an existing artifact into `result`; its errors become this result's, not the run's."""
     try:
         with native_stderr_to_log():
-            result.outputs = timed_parity(target, result.quantization, artifact, result.metadata, options, golden,
-                                          golden.signatures, policy, result)
+            result.outputs, runtime_notes = timed_parity(target, result.quantization, artifact, result.metadata,
+                                                         options, golden, golden.signatures, policy, result)
+            result.notes += runtime_notes
         describe_artifact(result, artifact, report_dir)
     except TfportError as exc:
         result.error, result.error_exit_code = str(exc), exc.exit_code

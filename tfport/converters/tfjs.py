@@ -19,6 +19,7 @@ import io
 import json
 import re
 import shutil
+import threading
 from pathlib import Path
 
 from tfport.errors import BadInputError, ConversionError
@@ -31,6 +32,9 @@ from tfport.plugin import ConversionRequest, ConversionResult
 # float32 when the model loads), so the two modes make identical files.
 WEIGHT_DTYPES = {"float32": None, "fp16": "float16", "uint8": "uint8", "int8": "uint8", "uint16": "uint16"}
 DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
+# sys.stdout is one for all threads: two parallel conversions redirecting it in turn could leave
+# it pointing at a finished conversion's buffer.
+_stdout_lock = threading.Lock()
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
@@ -98,9 +102,12 @@ def _quantization_note(mode: str, weight_dtype: str) -> str:
 def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int) -> list[str]:
     chatter = io.StringIO()  # tensorflowjs prints banners, progress and dtype notices to stdout
     try:
-        with contextlib.redirect_stdout(chatter):
+        with _stdout_lock, contextlib.redirect_stdout(chatter):
             from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
+            from tfport import shared_load
+
+            shared_load.install()  # tensorflowjs keeps its own name for tf.saved_model.load
             convert_tf_saved_model(
                 str(source), str(out), signature_def=key, saved_model_tags=",".join(model.tags) or "serve",
                 quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
