@@ -1,13 +1,14 @@
 """`tfport convert --to all` (parity included) against the three official converters in a row.
 
-    python benchmarks/convert_all.py [--models mlp,mobilenetv2,transformer] [--jobs 1,2]
+    python benchmarks/convert_all.py [--models mlp,mobilenetv2,transformer] [--jobs 1,2] [--samples N]
 
-For each model it times, as separate processes on the same SavedModel: `tflite_convert`,
-`python -m tf2onnx.convert` and `tensorflowjs_converter` one after another (no parity), then
-`tfport convert --to all` with an empty cache for each --jobs value, then tfport again with the
-cache warm. It prints wall time, peak memory (largest RSS of one process) and artifact sizes,
-and the ratios the project aims for: tfport ≤ 0.6x the official tools' time, the cached rerun
-≤ 0.1x, tfport's peak memory ≤ 1.3x the largest official tool's.
+For each model (built apart, see bench_models.py) it times, as separate processes on the same
+SavedModel: `tflite_convert`, `python -m tf2onnx.convert` and `tensorflowjs_converter` one after
+another (no parity), then `tfport convert --to all` with an empty artifact cache for each --jobs
+value (the TF.js npm runtime installed beforehand, as the official tools are), then tfport again
+with the cache warm. It prints wall time, peak memory and artifact sizes, and the ratios the
+project aims for: tfport ≤ 0.6x the official tools' time, the cached rerun ≤ 0.1x, tfport's peak
+memory ≤ 1.3x the largest peak of the three official tools.
 """
 
 from __future__ import annotations
@@ -21,43 +22,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_models import MODELS, build_apart
+
+from tfport.proc_memory import descendants, peak_mb
+
 BIN = Path(sys.executable).parent
 
 
-def build(name: str, path: Path) -> None:
-    """Small models made here, with random weights: nothing is downloaded."""
-    from tfport.heavy import tensorflow
-
-    tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(0)
-    if name == "mlp":
-        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu"),
-                                  keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)])
-    elif name == "mobilenetv2":
-        # Logits, not softmax: with random weights a softmax is flat (0.001 everywhere) and any port "passes".
-        model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None, classifier_activation=None)
-    elif name == "transformer":
-        tokens = keras.Input((32, 64))
-        attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16)(tokens, tokens)
-        hidden = keras.layers.LayerNormalization()(tokens + attended)
-        feed = keras.layers.Dense(64)(keras.layers.Dense(256, activation="relu")(hidden))
-        model = keras.Model(tokens, keras.layers.LayerNormalization()(hidden + feed))
-    else:
-        raise SystemExit(f"unknown model {name!r}")
-    model.export(str(path), verbose=False)
-
-
 def measure(command: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one process; stops the benchmark if it fails."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in ok:
-        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    """(wall seconds, peak MB) of one command; stops the benchmark if it fails.
+
+    Peak memory: every 50 ms, the peak resident memory (VmHWM) of each live process of the
+    command (tfport starts Node.js for TF.js parity) is summed; the largest sum is reported — an
+    upper bound of what was resident at once, where one process's peak alone would miss Node.js.
+    """
+    peak = 0.0
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        while True:
+            peak = max(peak, sum(peak_mb(pid) for pid in [process.pid, *descendants(process.pid)]))
+            try:
+                process.wait(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        elapsed = time.perf_counter() - started
+        if process.returncode not in ok:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{errors.read().decode()[-2000:]}")
+    return elapsed, peak
 
 
 def size(path: Path) -> int:
@@ -79,14 +73,14 @@ def official(model: Path, out: Path) -> list[tuple[str, float, float, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="mlp,mobilenetv2,transformer")
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--jobs", default="1,2")
+    parser.add_argument("--samples", type=int, help="golden samples per signature (default: tfport's, 32)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="tfport-bench-") as scratch:
         for name in args.models.split(","):
-            model = Path(scratch) / name
-            build(name, model)
+            model = build_apart(name, Path(scratch) / name)
             tools = official(model, Path(scratch) / f"{name}-official")
             tools_time = sum(t for _, t, _, _ in tools)
             tools_peak = max(m for _, _, m, _ in tools)
@@ -96,9 +90,11 @@ def main() -> None:
             for jobs in map(int, args.jobs.split(",")):
                 cache = Path(scratch) / f"cache-{name}-{jobs}"
                 env = {**os.environ, "TFPORT_CACHE": str(cache)}
+                # The npm runtime is installed once per machine, like the official tools: not timed.
+                subprocess.run([str(BIN / "tfport"), "setup", "tfjs"], env=env, check=True, stdout=subprocess.DEVNULL)
                 out = Path(scratch) / f"{name}-tfport-{jobs}"
                 command = [str(BIN / "tfport"), "convert", str(model), "--to", "all", "--out", str(out),
-                           "--samples", "8", "--jobs", str(jobs)]
+                           "--jobs", str(jobs), *(["--samples", str(args.samples)] if args.samples else [])]
                 wall, peak = measure(command, env, ok=(0, 1))  # 1: a parity failure still counts
                 artifacts = sum(size(p) for p in out.iterdir() if p.is_dir() and p.name != "golden")
                 rows.append((name, f"tfport --to all --jobs {jobs} (with parity)", wall, peak, artifacts,

@@ -4,7 +4,7 @@ It exists to choose a target, so the numbers must be comparable:
 - every runtime (the SavedModel, each artifact) runs in a fresh process of its own
   (tfport.bench_worker): its peak memory is its own, and no runtime warms another's caches;
 - all get the same inputs (the golden set's first sample; a batch is its first B samples) and the
-  same intra-op thread count (TensorFlow, LiteRT, onnxruntime; TF.js's cpu backend is single-threaded);
+  same intra-op thread count (TensorFlow, LiteRT, onnxruntime; TF.js runs on one thread in Node.js);
 - "load" is the cold start in a fresh process: importing the runtime, opening the artifact and
   its first run (lazy runtimes load there);
 - latency is measured over `runs` runs after `warmup` untimed ones, each run timed alone, inside

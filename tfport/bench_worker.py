@@ -4,7 +4,6 @@ JSON on stdout), so its peak memory is its own and no other runtime warmed its c
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -12,11 +11,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
+from tfport.proc_memory import descendants, peak_mb, rss_mb
 
 
 def _open_runner(spec: dict[str, Any]):
@@ -66,7 +61,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from tfport.golden import read_golden
 
     golden = read_golden(spec["golden"])
-    baseline = _rss_mb()
+    baseline = rss_mb()
     started = time.perf_counter()
     runner = _open_runner(spec)
     rows = []
@@ -90,11 +85,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                     row["throughput_note"] = f"batch {spec['batch']} failed: {str(exc).splitlines()[0][:160]}"
             rows.append(row)
             started = time.perf_counter()  # the next signature's first run is its own cold start
+        children = sum(peak_mb(child) for child in descendants())  # e.g. Node.js for TF.js, read while it lives
     finally:
         runner.close()
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # e.g. Node.js for TF.js
-    return {"rows": rows, "baseline_rss_mb": baseline, "peak_rss_mb": own, "child_peak_rss_mb": children}
+    return {"rows": rows, "baseline_rss_mb": baseline, "peak_rss_mb": peak_mb(), "child_peak_rss_mb": children}
 
 
 def main() -> None:
