@@ -72,3 +72,18 @@ def test_inspect_json_does_not_import_tensorflow(saved_model):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "no TF"
     assert '"serving_default"' in result.stdout
+
+
+def test_targets_and_parity_of_tflite_and_onnx_do_not_import_tensorflow(cli, saved_model, tmp_path):
+    import os
+
+    from tfport_process import run_tfport
+
+    out = tmp_path / "out"
+    converted = cli("convert", saved_model("keras_mlp"), "--to", "tflite,onnx", "--samples", "4", "--out", out)
+    assert converted.exit_code == 0, converted.output
+    assert run_tfport("targets", cwd=tmp_path, env=os.environ).splitlines()[-2:] == ["exit 0", "no TF"]
+    for artifact in (out / "tflite-float32" / "keras_mlp.tflite", out / "onnx-float32" / "keras_mlp.onnx"):
+        output = run_tfport("parity", artifact, "--golden", out / "golden", "--report-dir", tmp_path / artifact.name,
+                            cwd=tmp_path, env=os.environ)
+        assert output.splitlines()[-2:] == ["exit 0", "no TF"], output
