@@ -123,6 +123,29 @@ def string_vocabulary(path: Path) -> Path:
     return path
 
 
+def constant_table(path: Path) -> Path:
+    """A string input looked up in a table initialized from constants, with two signatures on it."""
+    tf = tensorflow()
+
+    class Lookup(tf.Module):
+        def __init__(self):
+            initializer = tf.lookup.KeyValueTensorInitializer(VOCABULARY, list(range(len(VOCABULARY))),
+                                                              tf.string, tf.int64)
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="word")])
+        def ids(self, word):
+            return {"ids": self.table.lookup(word)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="word")])
+        def known(self, word):
+            return {"known": self.table.lookup(word) >= 0}
+
+    module = Lookup()
+    tf.saved_model.save(module, str(path), signatures={"ids": module.ids, "known": module.known})
+    return path
+
+
 def control_flow(path: Path) -> Path:
     """tf.while_loop and tf.cond on a tensor with an unknown batch dimension."""
     tf = tensorflow()
