@@ -34,6 +34,12 @@ def test_every_runtime_gets_a_row_with_the_asked_counts(bench_json):
         assert row["peak_rss_mb"] > row["baseline_rss_mb"] > 0
 
 
+def test_the_tfjs_backend_is_named(bench_json):
+    bench, _ = bench_json
+    notes = {r["artifact"]: r["runtime_notes"] for r in bench["rows"]}
+    assert notes["tfjs-float32"] == ["ran on TF.js on Node.js, wasm backend"] and notes["tflite-int8"] == []
+
+
 def test_aliased_signatures_are_measured_once(bench_json):
     bench, _ = bench_json
     assert {r["signature"] for r in bench["rows"]} == {"serving_default"}, "Keras `serve` is the same function"

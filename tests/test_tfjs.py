@@ -78,13 +78,13 @@ def test_small_shards_and_the_wasm_backend(convert_model, tmp_path):
 
 def test_parity_runs_on_wasm_and_says_so(convert_model):
     result = convert_model("tfjs", "keras_mlp", samples=2)
-    assert "parity ran on TF.js on Node.js, wasm backend" in result.notes
+    assert "ran on TF.js on Node.js, wasm backend" in result.notes
 
 
 def test_a_model_wasm_cannot_run_falls_back_to_cpu_unless_wasm_was_asked_for(convert_model):
     result = convert_model("tfjs", "einsum", samples=2)
     assert result.verdict == "pass", result.error
-    assert ("parity ran on TF.js on Node.js, cpu backend (the wasm backend failed: Kernel 'Einsum' not registered "
+    assert ("ran on TF.js on Node.js, cpu backend (the wasm backend failed: Kernel 'Einsum' not registered "
             "for backend 'wasm')") in result.notes
     asked = convert_model("tfjs", "einsum", samples=2, target_options={"tfjs_backend": "wasm"})
     assert asked.verdict == "error" and "Kernel 'Einsum' not registered for backend 'wasm'" in asked.error

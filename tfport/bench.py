@@ -122,7 +122,8 @@ def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for result in results:
         base = {"artifact": result["label"], "target": result["target"] or SAVED_MODEL,
-                "quantization": result["quantization"], "runtime": _runtime_name(result)}
+                "quantization": result["quantization"], "runtime": _runtime_name(result),
+                "runtime_notes": result.get("notes", [])}
         if "error" in result:
             rows.append({**base, "error": result["error"]})
             continue
@@ -150,8 +151,10 @@ def bench_table(bench: dict):
     from rich.table import Table
 
     settings = bench["settings"]
+    notes = {f"{row['artifact']}: {note}" for row in bench["rows"] for note in row.get("runtime_notes", [])}
     table = Table(title=f"tfport bench — {settings['runs']} runs after {settings['warmup']} warm-up, "
-                        f"{settings['threads']} thread(s), batch {settings['batch']}", title_justify="left")
+                        f"{settings['threads']} thread(s), batch {settings['batch']}", title_justify="left",
+                  caption="\n".join(sorted(notes)) or None, caption_justify="left")
     for column in ("artifact", "signature", "load + 1st run s", "p50 ms", "p95 ms", f"samples/s @{settings['batch']}",
                    "peak MB"):
         table.add_column(column, justify="left" if column in ("artifact", "signature") else "right")

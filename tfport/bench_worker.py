@@ -88,7 +88,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         children = sum(peak_mb(child) for child in descendants())  # e.g. Node.js for TF.js, read while it lives
     finally:
         runner.close()
-    return {"rows": rows, "baseline_rss_mb": baseline, "peak_rss_mb": peak_mb(), "child_peak_rss_mb": children}
+    return {"rows": rows, "baseline_rss_mb": baseline, "peak_rss_mb": peak_mb(), "child_peak_rss_mb": children,
+            "notes": list(getattr(runner, "notes", []))}
 
 
 def main() -> None:

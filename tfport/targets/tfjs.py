@@ -93,8 +93,8 @@ class TfjsRunner:
 
     @property
     def notes(self) -> list[str]:
-        """Where parity ran, for the report."""
-        return [f"parity ran on {self._engine.where}, {self._engine.backend} backend{self._fallback_note}"]
+        """Where the model ran, for reports."""
+        return [f"ran on {self._engine.where}, {self._engine.backend} backend{self._fallback_note}"]
 
     def _bundle_dir(self) -> Path:
         if not (self._artifact / "parity.html").is_file():
