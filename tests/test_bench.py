@@ -28,6 +28,7 @@ def test_every_runtime_gets_a_row_with_the_asked_counts(bench_json):
                          "tfjs-int8"}
     assert bench["settings"] == {"runs": 7, "warmup": 2, "batch": 4, "threads": 1, "target_options": {}}
     for row in rows.values():
+        assert row["parity"] in {"pass", "fail", "reference"} and (row["size_bytes"] or 0) >= 0
         assert row["runs"] == 7 and row["load_s"] >= 0
         assert 0 < row["latency_ms"]["min"] <= row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
         assert row["throughput_per_s"] > 0, row.get("throughput_note")

@@ -56,19 +56,40 @@ def artifacts_in(directory: Path) -> list[dict[str, Any]]:
     return found
 
 
-def model_of(directory: Path, given: Path | None) -> Path | None:
+def read_report(directory: Path) -> dict[str, Any]:
+    """The report.json the run that made the artifacts wrote, or {} (a directory assembled by hand)."""
+    try:
+        report = json.loads((Path(directory) / "report.json").read_text(encoding="utf-8"))
+        return report if isinstance(report, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def model_of(report: dict[str, Any], given: Path | None) -> Path | None:
     """The SavedModel to bench beside the artifacts: --model, else the one the report names, if it is still there."""
     from tfport.savedmodel import inspect_saved_model
 
     if given is not None:
         return Path(given)
     try:
-        model = json.loads((Path(directory) / "report.json").read_text(encoding="utf-8"))["model"]
+        model = report["model"]
         if inspect_saved_model(Path(model["path"])).fingerprint == model["fingerprint"]:
             return Path(model["path"])
-    except (OSError, ValueError, KeyError, TypeError, BadInputError):
+    except (KeyError, TypeError, BadInputError):
         pass
     return None
+
+
+def _proofs(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per artifact label, its parity verdict and size from the report, shown beside its speed."""
+    proofs = {}
+    for result in report.get("results", []):
+        try:
+            proofs[f"{result['target']}-{result['quantization']}"] = {
+                "parity": result["verdict"], "size_bytes": result.get("size_bytes")}
+        except (KeyError, TypeError):
+            continue
+    return proofs
 
 
 def bench_directory(directory: Path, model: Path | None, options: BenchOptions, stage: Stage = no_stage) -> dict:
@@ -80,10 +101,14 @@ def bench_directory(directory: Path, model: Path | None, options: BenchOptions, 
         raise BadInputError(f"{directory} holds no artifacts (no */{RECORD}) — pass a SavedModel, or a directory "
                             "`tfport convert` or `tfport release` wrote")
     golden = read_golden(directory / "golden")
-    model = model_of(directory, model)
+    report = read_report(directory)
+    model = model_of(report, model)
+    proofs = _proofs(report)
+    for item in items:
+        item.update(proofs.get(item["label"], {"parity": None, "size_bytes": None}))
     if model is not None:
         items.insert(0, {"label": SAVED_MODEL, "target": None, "quantization": "float32", "artifact": str(model),
-                         "metadata": {}})
+                         "metadata": {}, "parity": "reference", "size_bytes": None})
     signatures = [key for key in golden.inputs if key not in golden.aliases]
     batchable = {key: bool(spec.inputs) and all(s.shape and s.shape[0] is None for s in spec.inputs.values())
                  for key, spec in golden.signatures.items()}
@@ -123,7 +148,7 @@ def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for result in results:
         base = {"artifact": result["label"], "target": result["target"] or SAVED_MODEL,
                 "quantization": result["quantization"], "runtime": _runtime_name(result),
-                "runtime_notes": result.get("notes", [])}
+                "parity": result["parity"], "size_bytes": result["size_bytes"], "runtime_notes": result.get("notes", [])}
         if "error" in result:
             rows.append({**base, "error": result["error"]})
             continue
@@ -155,15 +180,17 @@ def bench_table(bench: dict):
     table = Table(title=f"tfport bench — {settings['runs']} runs after {settings['warmup']} warm-up, "
                         f"{settings['threads']} thread(s), batch {settings['batch']}", title_justify="left",
                   caption="\n".join(sorted(notes)) or None, caption_justify="left")
-    for column in ("artifact", "signature", "load + 1st run s", "p50 ms", "p95 ms", f"samples/s @{settings['batch']}",
-                   "peak MB"):
-        table.add_column(column, justify="left" if column in ("artifact", "signature") else "right")
+    for column in ("artifact", "signature", "parity", "size MB", "load + 1st run s", "p50 ms", "p95 ms",
+                   f"samples/s @{settings['batch']}", "peak MB"):
+        table.add_column(column, justify="left" if column in ("artifact", "signature", "parity") else "right")
     for row in bench["rows"]:
+        proof = [row["parity"] or "", f"{row['size_bytes'] / 1e6:.1f}" if row["size_bytes"] else ""]
         if "error" in row:
-            table.add_row(row["artifact"], "", f"[red]{row['error']}[/]", "", "", "", "")
+            table.add_row(row["artifact"], "", *proof, f"[red]{row['error']}[/]", "", "", "", "")
             continue
         throughput = (f"{row['throughput_per_s']:.1f}" if row["throughput_per_s"] is not None
                       else f"n/a: {row['throughput_note']}")
-        table.add_row(row["artifact"], row["signature"], f"{row['load_s']:.3f}", f"{row['latency_ms']['p50']:.2f}",
-                      f"{row['latency_ms']['p95']:.2f}", throughput, f"{row['peak_rss_mb']:.0f}")
+        table.add_row(row["artifact"], row["signature"], *proof, f"{row['load_s']:.3f}",
+                      f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p95']:.2f}", throughput,
+                      f"{row['peak_rss_mb']:.0f}")
     return table
