@@ -79,8 +79,8 @@ class TfjsRunner:
         self._directories: Mapping[str, str] = metadata.get("model_dirs", {})
         self._output_dtypes: Mapping[str, Mapping[str, str]] = metadata.get("output_dtypes", {})
         backend, self._runtime = check_runtime_options(options)
-        self._may_fall_back = not options.get("tfjs_backend")  # a backend the user chose is kept
-        self._fallback_note = ""
+        self._pinned = bool(options.get("tfjs_backend"))  # a backend the user chose is kept
+        self._wasm_failure = ""  # why the default backend could not run the model
         self._engine = self._open_engine(backend)
         self._models: dict[str, dict[str, Any]] = {}
 
@@ -94,7 +94,8 @@ class TfjsRunner:
     @property
     def notes(self) -> list[str]:
         """Where the model ran, for reports."""
-        return [f"ran on {self._engine.where}, {self._engine.backend} backend{self._fallback_note}"]
+        why = f" (the wasm backend failed: {self._wasm_failure})" if self._wasm_failure else ""
+        return [f"ran on {self._engine.where}, {self._engine.backend} backend{why}"]
 
     def _bundle_dir(self) -> Path:
         if not (self._artifact / "parity.html").is_file():
@@ -105,13 +106,11 @@ class TfjsRunner:
         try:
             return self._run(signature, feed)
         except ConversionError as exc:
-            if not self._may_fall_back:
+            if self._pinned or self._engine.backend != DEFAULT_BACKEND:
                 raise
-            reason = str(exc).partition(": ")[2]
+            self._wasm_failure = str(exc).partition(": ")[2]
         self._engine.close()
         self._engine, self._models = self._open_engine("cpu"), {}
-        self._may_fall_back = False
-        self._fallback_note = f" (the wasm backend failed: {reason})"
         return self._run(signature, feed)
 
     def _run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
