@@ -192,6 +192,122 @@ def einsum(path: Path) -> Path:
     return path
 
 
+# Signatures as models from elsewhere have them: names converters lose, dtypes and shapes they trip on
+
+
+def same_shaped_inputs(path: Path) -> Path:
+    """Three inputs of one dtype and shape and two same-shaped dict outputs: tensorflowjs cannot
+    tell them apart by dtype and shape and keys them by tensor name (`a:0`, `Identity_1:0`)."""
+    tf = tensorflow()
+
+    class Same(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name=n) for n in ("a", "b", "c")])
+        def serve(self, a, b, c):
+            return {"sum": a + 2 * b + 3 * c, "product": a * b - c}
+
+    module = Same()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def scalar_input(path: Path) -> Path:
+    """A 0-d input beside a batch: it must reach every runtime with shape []."""
+    tf = tensorflow()
+
+    class Scale(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x"),
+                                      tf.TensorSpec([], tf.float32, name="temperature")])
+        def serve(self, x, temperature):
+            return {"y": tf.nn.softmax(x / (temperature + 0.5))}
+
+    module = Scale()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def complex_output(path: Path) -> Path:
+    """A spectrum (complex64) and its magnitude, as audio front ends compute them."""
+    tf = tensorflow()
+
+    class Spectrum(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="wave")])
+        def serve(self, wave):
+            spectrum = tf.signal.rfft(wave)
+            return {"spectrum": spectrum, "magnitude": tf.abs(spectrum)}
+
+    module = Spectrum()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def upper_case_keys(path: Path) -> Path:
+    """Signature, input and output keys with capitals: TensorFlow lower-cases the tensor names."""
+    tf = tensorflow()
+
+    class Upper(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="X")])
+        def predict(self, X):  # noqa: N803 - the user's own name
+            return {"Y": X * 2.0 - 1.0}
+
+    module = Upper()
+    tf.saved_model.save(module, str(path), signatures={"Predict": module.predict})
+    return path
+
+
+def with_asserts(path: Path) -> Path:
+    """Token ids checked with Assert before an embedding lookup and the result with CheckNumerics,
+    as Hugging Face's BERT checks its ids."""
+    tf = tensorflow()
+
+    class Embed(tf.Module):
+        def __init__(self):
+            self.table = tf.Variable(tf.random.stateless_normal([10, 4], seed=[5, 6]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5], tf.int32, name="input_ids")])
+        def serve(self, input_ids):
+            tf.debugging.assert_less(input_ids, tf.constant(10), message="input_ids must be < vocabulary size")
+            embedded = tf.debugging.check_numerics(tf.gather(self.table, input_ids), "embedding")
+            return {"pooled": tf.reduce_mean(embedded, axis=1)}
+
+    module = Embed()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def string_output(path: Path) -> Path:
+    """Ids of rank 2 in, words out through a constant table (as StringLookup(invert=True) does)."""
+    tf = tensorflow()
+
+    class Words(tf.Module):
+        def __init__(self):
+            initializer = tf.lookup.KeyValueTensorInitializer(tf.range(len(VOCABULARY), dtype=tf.int64),
+                                                              tf.constant(VOCABULARY))
+            self.table = tf.lookup.StaticHashTable(initializer, default_value="[UNK]")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.int64, name="ids")])
+        def serve(self, ids):
+            return {"words": self.table.lookup(ids), "known": tf.reduce_sum(tf.cast(ids < 5, tf.int32), axis=1)}
+
+    module = Words()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def tf_keras_two_inputs(path: Path) -> Path:
+    """A legacy Keras 2 (tf_keras) functional model with two same-shaped inputs and dict outputs,
+    saved with `model.save` as a SavedModel."""
+    tensorflow()
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(7)
+    left, right = tf_keras.Input((4,), name="left"), tf_keras.Input((4,), name="right")
+    hidden = tf_keras.layers.Dense(8, activation="relu")(tf_keras.layers.Concatenate()([left, right]))
+    outputs = {"scores": tf_keras.layers.Dense(3, name="scores")(hidden),
+               "offsets": tf_keras.layers.Dense(3, name="offsets")(hidden)}
+    tf_keras.Model([left, right], outputs).save(str(path))
+    return path
+
+
 def flex_only(path: Path) -> Path:
     """MatrixDeterminant: a TensorFlow op builtin TFLite lacks, available as a Select TF op."""
     tf = tensorflow()

@@ -23,6 +23,37 @@ def test_help_is_fast_and_does_not_import_tensorflow():
     assert float(last.split()[-1]) < 1.0
 
 
+def test_version_alone_prints_the_version(cli):
+    from tfport import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"tfport {__version__}"
+
+
+def test_messages_print_verbatim_brackets_included(capsys):
+    from rich.console import Console
+
+    from tfport.parity import OutputResult
+    from tfport.render import print_report
+    from tfport.report import ArtifactResult, Report
+
+    message = "Consider providing the following inputs: [y,z,x]"
+    result = ArtifactResult(target="onnx", quantization="float32", error=message,
+                            notes=["needs [bold]nothing[/]"], outputs=[])
+    report = Report(model={"name": "m"}, golden={}, results=[result, ArtifactResult(
+        target="tflite", quantization="float32", outputs=[OutputResult("[sig]", "[y]", "fail", "lost [x]")])])
+    console = Console(width=300, force_terminal=False)
+    with console.capture() as captured:
+        print_report(report, console)
+    text = captured.get()
+    assert message in text and "needs [bold]nothing[/]" in text and "lost [x]" in text and "[sig]" in text
+
+
+def test_errors_print_verbatim(cli):
+    result = cli("inspect", "models/[bold]v2[/]")
+    assert result.exit_code == EXIT_BAD_INPUT and "no such path: models/[bold]v2[/]" in result.output
+
+
 def test_targets_lists_tflite_with_its_modes(cli):
     result = cli("targets")
     assert result.exit_code == 0

@@ -55,6 +55,15 @@ def test_integer_and_string_outputs_compare_exactly():
     assert compare_output("s", "w", words, np.array([[b"a", b"b"]], dtype=object), FLOAT32).verdict == PASS
 
 
+def test_complex_outputs_compare_their_real_and_imaginary_parts_as_floats():
+    rng = np.random.default_rng(1)
+    spectrum = (rng.normal(size=(4, 1, 5)) + 1j * rng.normal(size=(4, 1, 5))).astype(np.complex64)
+    close = compare_output("s", "spectrum", spectrum, spectrum + np.complex64(1e-6), FLOAT32)
+    assert close.verdict == PASS and "top1_agreement" not in close.metrics
+    conjugated = compare_output("s", "spectrum", spectrum, np.conj(spectrum), FLOAT32)
+    assert conjugated.verdict == FAIL and conjugated.metrics["max_abs_error"] > 0.1
+
+
 def test_shape_dtype_nan_and_missing_outputs_fail_with_a_named_reason():
     reference = np.zeros((2, 3), np.float32)
     shape = compare_output("sig", "y", reference, np.zeros((2, 4), np.float32), FLOAT32)

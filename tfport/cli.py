@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tfport import __version__
 from tfport.errors import EXIT_BAD_INPUT, EXIT_CONVERSION_FAILED, BadInputError, TfportError
@@ -45,15 +46,20 @@ StringsOpt = Annotated[Optional[str], typer.Option("--strings", help="Comma-sepa
 TrustOpt = Annotated[bool, typer.Option("--trust", help="Load the model even if `tfport scan` flags ops.")]
 
 
+def _print_version(asked: bool) -> None:
+    """Eager: runs while the options are parsed, so `tfport --version` needs no command."""
+    if asked:
+        console.print(f"tfport {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
 ) -> None:
     state["debug"] = debug
-    if version:
-        console.print(f"tfport {__version__}")
-        raise typer.Exit()
 
 
 @contextlib.contextmanager
@@ -83,13 +89,13 @@ def _fail(exc: BaseException) -> None:
     if state["debug"]:
         traceback.print_exception(exc)
     if isinstance(exc, TfportError):
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code)
     from tfport.logfile import log_path
 
     with open(log_path(), "a", encoding="utf-8") as log:
         traceback.print_exception(exc, file=log)
-    errors.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} — traceback in {log_path()}, "
+    errors.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} — traceback in {log_path()}, "
                  "or run again with --debug", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_CONVERSION_FAILED)
 
@@ -165,7 +171,7 @@ def scan(model: ModelArg, as_json: Annotated[bool, typer.Option("--json", help="
             print(json.dumps([asdict(f) for f in findings], indent=2))
         elif findings:
             for finding in findings:
-                console.print(f"[yellow]{finding.category}[/] {finding.describe()}", highlight=False)
+                console.print(f"[yellow]{finding.category}[/] {escape(finding.describe())}", highlight=False)
         else:
             console.print("no ops that reach outside the model")
         raise typer.Exit(1 if findings else 0)
@@ -303,7 +309,7 @@ def verify(
         with _stage_display() as stage:
             verification = verify_release(directory, stage)
         for problem in verification.problems:
-            errors.print(f"[bold red]integrity:[/] {problem}", highlight=False, soft_wrap=True)
+            errors.print(f"[bold red]integrity:[/] {escape(problem)}", highlight=False, soft_wrap=True)
         print_report(verification.report, console)
         if report_dir is not None:
             report_dir.mkdir(parents=True, exist_ok=True)

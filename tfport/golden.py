@@ -145,6 +145,12 @@ def load_npz(file: Path) -> dict[str, np.ndarray]:
         raise BadInputError(f"cannot read {file} as .npz of plain arrays: {exc}") from None
 
 
+def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays as .npz holds them without pickling: TensorFlow returns strings as object arrays of
+    bytes, which become fixed-width bytes, as string inputs are stored."""
+    return {name: array.astype(bytes) if array.dtype.kind == "O" else array for name, array in arrays.items()}
+
+
 def write_golden(
     path: Path,
     model: SavedModelInfo,
@@ -173,7 +179,7 @@ def write_golden(
     }
     with staged_directory(path) as staging:
         for key in model.signatures:
-            np.savez(staging / signature_file(key, "inputs"), **inputs[key])
-            np.savez(staging / signature_file(key, "outputs"), **outputs[key])
+            np.savez(staging / signature_file(key, "inputs"), **_storable(inputs[key]))
+            np.savez(staging / signature_file(key, "outputs"), **_storable(outputs[key]))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return read_golden(path)

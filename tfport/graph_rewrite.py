@@ -2,6 +2,7 @@
 
 - Vocabulary tables (tfport.fold_tables): TFLite keeps a table initialized from constants but
   silently drops one initialized from a file, and TF.js cannot run the latter at all.
+- Table lookups (tfport.flat_lookups, for TF.js): TF.js drops the keys' shape from the values.
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tfport.flat_lookups import flatten_lookup_keys
 from tfport.fold_tables import fold_vocabulary_tables
+from tfport.graph_edit import add_constant, output_name, rename_output
 from tfport.heavy import tensorflow
 from tfport.savedmodel import SAVED_MODEL_FILE
 
@@ -27,15 +30,15 @@ SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the g
 
 
 @contextlib.contextmanager
-def rewritten_model(model_dir: Path, erfc: bool = False) -> Iterator[tuple[Path, list[str]]]:
+def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False) -> Iterator[tuple[Path, list[str]]]:
     """(directory to convert, one note per rewrite): the model itself when nothing was rewritten."""
     with tempfile.TemporaryDirectory(prefix="tfport-rewritten-") as scratch:
         copy = Path(scratch) / Path(model_dir).name
-        notes = rewrite_saved_model(model_dir, copy, erfc=erfc)
+        notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups)
         yield (copy if notes else Path(model_dir)), notes
 
 
-def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False) -> list[str]:
+def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False) -> list[str]:
     """Write the rewritten copy to `out_dir` and say what changed; [] writes nothing."""
     tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
@@ -46,6 +49,9 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False) -> l
     notes = [f"folded vocabulary table into the graph: {f}" for f in fold_vocabulary_tables(saved_model, model_dir)]
     count = rewrite_erfc(saved_model) if erfc else 0
     notes += [f"rewrote {count} Erfc op(s) (Keras exact GELU) as 1 - Erf"] if count else []
+    count = flatten_lookup_keys(saved_model) if flat_lookups else 0
+    notes += [f"table lookups ({count}) take flattened keys and reshape the values back, as TF.js returns "
+              "one value per key without the keys' shape"] if count else []
     if notes:
         out_dir.mkdir(parents=True)
         for entry in model_dir.iterdir():
@@ -67,31 +73,20 @@ def rewrite_erfc(saved_model) -> int:
 
 def _rewrite_nodes(nodes, function) -> int:
     """Erfc(x) -> Sub(1, Erf(x)) in a graph (function None) or a function body; the node keeps its
-    name, so control dependencies on it hold. In a function, outputs are named by argument: Erfc's
-    is `y`, Sub's `z`, so readers of `<node>:y:<i>` are renamed."""
+    name, so readers and control dependencies on it hold (tfport.graph_edit)."""
     tf = tensorflow()
     count = 0
     for node in [n for n in nodes if n.op == "Erfc"]:
         dtype = node.attr["T"].type
         data_inputs = [i for i in node.input if not i.startswith("^")]
         control = [i for i in node.input if i.startswith("^")]
-        one = nodes.add(name=f"{node.name}/tfport_one", op="Const", device=node.device)
-        one.attr["dtype"].type = dtype
-        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.array(1, tf.as_dtype(dtype).as_numpy_dtype)))
+        one = add_constant(nodes, f"{node.name}/tfport_one", np.array(1, tf.as_dtype(dtype).as_numpy_dtype), node.device)
         if function is None:  # in a TF1 graph, keep the constant in the frame of its consumer (loops)
             one.input.append("^" + data_inputs[0].split(":")[0])
         erf = nodes.add(name=f"{node.name}/tfport_erf", op="Erf", input=[data_inputs[0], *control], device=node.device)
         erf.attr["T"].type = dtype
-        suffix = ":output:0" if function is not None else ":0"
-        erf_suffix = ":y:0" if function is not None else ":0"
         node.op = "Sub"
-        node.input[:] = [one.name + suffix, erf.name + erf_suffix]
-        if function is not None:
-            old, new = f"{node.name}:y:", f"{node.name}:z:"
-            for reader in nodes:
-                reader.input[:] = [new + i[len(old):] if i.startswith(old) else i for i in reader.input]
-            for key, value in function.ret.items():
-                if value.startswith(old):
-                    function.ret[key] = new + value[len(old):]
+        node.input[:] = [output_name(one.name, function, "output"), output_name(erf.name, function, "y")]
+        rename_output(nodes, function, node.name, "y", "z")  # Erfc's output is `y`, Sub's `z`
         count += 1
     return count

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tfport.atomic import write_text_atomically
 from tfport.parity import OutputResult
@@ -55,8 +57,8 @@ def terminal_table(report: Report) -> Table:
         verdict = _verdict(result, output)
         table.add_row(
             result.target if first else "", result.quantization if first else "",
-            output.signature if output else "", output.output if output else "",
-            f"[{VERDICT_STYLE[verdict]}]{verdict.upper()}[/]", _detail(result, output),
+            Text(output.signature if output else ""), Text(output.output if output else ""),
+            f"[{VERDICT_STYLE[verdict]}]{verdict.upper()}[/]", Text(_detail(result, output)),
             size_text(result.size_bytes) if first else "",
         )
     return table
@@ -67,7 +69,7 @@ def verdict_matrix(report: Report) -> Table:
     signatures = list(dict.fromkeys(o.signature for r in report.results for o in r.outputs))
     table = Table(title="verdicts", title_justify="left")
     for column in ("target", "quant", *signatures):
-        table.add_column(column)
+        table.add_column(Text(column))
     for result in report.results:
         cells = [f"[{VERDICT_STYLE[v]}]{v.upper()}[/]" for v in signature_verdicts(result, signatures)]
         table.add_row(result.target, result.quantization, *cells)
@@ -89,7 +91,7 @@ def print_report(report: Report, console: Console) -> None:
     console.print(terminal_table(report))
     for result in report.results:
         for note in result.notes:
-            console.print(f"[cyan]note[/] {result.label}: {note}")
+            console.print(f"[cyan]note[/] {result.label}: {escape(note)}")
     style = VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper()}[/] (exit code {report.exit_code})")
 

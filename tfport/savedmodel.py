@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -251,18 +251,55 @@ def functions(meta_graph: Message) -> dict[str, Message]:
     return {f.message(1).string(1): f for f in library.messages(1)}
 
 
+def signature_functions(meta_graph: Message) -> dict[str, str]:
+    """Signature key -> name of the function that implements it, from the TF2 object graph
+    ({} for a TF1 graph, whose signatures name tensors of the top-level graph)."""
+    nodes = meta_graph.message(7).messages(1)  # object_graph_def.nodes
+    holder = next((c.int(1) for c in nodes[0].messages(1) if c.string(2) == "signatures"), None) if nodes else None
+    return {child.string(2): nodes[child.int(1)].message(8).string(1)  # bare_concrete_function.concrete_function_name
+            for child in (nodes[holder].messages(1) if holder is not None else [])}
+
+
+def called_functions(node: Message) -> list[str]:
+    """Functions a node calls: `f`, branches, loop bodies — any func-valued attr."""
+    called = []
+    for value in node.map(5).values():
+        called += [value.message(10).string(1)] if 10 in value.raw else []
+        called += [func.string(1) for func in value.message(1).messages(9)]  # list.func
+    return [name for name in called if name]
+
+
+def reachable_functions(library: dict[str, Message], roots: Iterable[str]) -> set[str]:
+    """`roots` and every function they call, directly or not."""
+    seen, pending = set(), list(roots)
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in library:
+            continue
+        seen.add(name)
+        pending += [f for node in library[name].messages(3) for f in called_functions(node)]
+    return seen
+
+
+def signature_op_types(meta_graph: Message, key: str) -> list[str]:
+    """The op type of every node signature `key` may run (with repeats): its function and all it
+    calls, or the whole top-level graph of a TF1 model."""
+    library = functions(meta_graph)
+    function = signature_functions(meta_graph).get(key)
+    if function is None:
+        return [node.string(2) for node in meta_graph.message(2).messages(1)]  # graph_def.node
+    return [node.string(2) for name in reachable_functions(library, [function]) for node in library[name].messages(3)]
+
+
 def _signature_aliases(meta_graph: Message, signatures: dict[str, Signature]) -> dict[str, str]:
     """Signatures that wrap the same function with the same specs as another one.
 
     Keras `model.export` writes `serve` and `serving_default` this way; converters keep one.
     """
     library = functions(meta_graph)
-    nodes = meta_graph.message(7).messages(1)  # object_graph_def.nodes
-    holder = next((c.int(1) for c in nodes[0].messages(1) if c.string(2) == "signatures"), None) if nodes else None
     groups: dict[tuple, list[str]] = {}
-    for child in nodes[holder].messages(1) if holder is not None else []:
-        key = child.string(2)
-        wrapper = library.get(nodes[child.int(1)].message(8).string(1))  # bare_concrete_function
+    for key, function in signature_functions(meta_graph).items():
+        wrapper = library.get(function)
         if wrapper is None or key not in signatures:
             continue
         called = sorted(

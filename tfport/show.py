@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tfport.savedmodel import SavedModelInfo, TensorSpec
 
@@ -31,7 +33,7 @@ def print_model(info: SavedModelInfo, console: Console) -> None:
     for key, signature in info.signatures.items():
         for direction, tensors in (("input", signature.inputs), ("output", signature.outputs)):
             for name, spec in tensors.items():
-                table.add_row(key, direction, name, spec.dtype, _shape(spec))
+                table.add_row(Text(key), direction, Text(name), spec.dtype, _shape(spec))
     console.print(table)
 
 
@@ -43,9 +45,10 @@ def print_release(manifest: dict[str, Any], directory: Path, console: Console) -
         runtime = entry["runtime"]
         needs = [f"{runtime.get('name', '?')} ≥ {runtime.get('min_version') or '?'}", *runtime.get("needs", [])]
         verdict = "[green]pass[/]" if entry["verdict"] == "pass" else "[red]FAILED — released on request[/]"
-        table.add_row(entry["path"], verdict, f"{entry['size_bytes']:,} B", entry["sha256"][:16], "\n".join(needs))
+        table.add_row(Text(entry["path"]), verdict, f"{entry['size_bytes']:,} B", entry["sha256"][:16],
+                      Text("\n".join(needs)))
     console.print(table)
     for entry in manifest["excluded"]:
-        console.print(f"[yellow]left out[/] {entry['target']}-{entry['quantization']}: {entry['reason']}",
+        console.print(f"[yellow]left out[/] {entry['target']}-{entry['quantization']}: {escape(entry['reason'])}",
                       highlight=False, soft_wrap=True)
     console.print(f"manifest: [bold]{directory / 'manifest.json'}[/] — check it later with `tfport verify {directory}`")

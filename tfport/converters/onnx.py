@@ -187,6 +187,8 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
     from tf2onnx import tf_loader
     from tf2onnx.convert import _convert_common  # what tf2onnx's own --saved-model CLI calls
 
+    from tfport.signature_tensors import signature_tensors
+
     if large_model and not hasattr(np, "product"):
         np.product = np.prod  # tf2onnx 1.17's large-model path still calls this alias numpy 2 removed
     graph_def = None
@@ -196,6 +198,8 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
                 str(source), None, None, tag=list(model.tags) or None, signatures=[key], large_model=large_model,
                 return_initialized_tables=True, return_tensors_to_rename=True,
             )
+            tensors = signature_tensors(source, model.tags, key)  # tf2onnx lower-cases keys (`X` -> `x`)
+            renames |= {**tensors.inputs, **tensors.outputs}
             return _convert_common(
                 graph_def, name=key, opset=opset, input_names=inputs, output_names=outputs, large_model=large_model,
                 tensors_to_rename=renames, initialized_tables=tables,

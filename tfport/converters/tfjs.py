@@ -1,6 +1,6 @@
 """SavedModel -> one TF.js graph model per signature, with the tensorflowjs converter.
 
-Keras 3's exact GELU (`Erfc`) and vocabulary-file tables are rewritten first
+Keras 3's exact GELU (`Erfc`), grouped Conv2D and vocabulary-file tables are rewritten first
 (tfport.graph_rewrite); any other op TF.js lacks fails the conversion by name.
 
 Control flow is kept functional (`control_flow_v2`): tensorflowjs's default lowers a functional
@@ -13,6 +13,7 @@ condition as functions, correctly.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import io
@@ -32,6 +33,8 @@ from tfport.plugin import ConversionRequest, ConversionResult
 # float32 when the model loads), so the two modes make identical files.
 WEIGHT_DTYPES = {"float32": None, "fp16": "float16", "uint8": "uint8", "int8": "uint8", "uint16": "uint16"}
 DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
+# The ops tensorflowjs lets through, and grappler's debug_stripper removes, with strip_debug_ops.
+DEBUG_OPS = {"Assert", "CheckNumerics", "Print"}
 # sys.stdout is one for all threads: two parallel conversions redirecting it in turn could leave
 # it pointing at a finished conversion's buffer.
 _stdout_lock = threading.Lock()
@@ -55,7 +58,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
     directories.update({alias: directories[kept] for alias, kept in model.aliases.items()})
     from tfport.graph_rewrite import rewritten_model
 
-    with rewritten_model(model.path, erfc=True) as (source, rewrite_notes):
+    with rewritten_model(model.path, erfc=True, flat_lookups=True, grouped_conv=True) as (source, rewrite_notes):
         notes += rewrite_notes
         for key in model.distinct_signatures:
             notes += _convert_signature(source, model, key, artifact / directories[key], weight_dtype, shard)
@@ -113,6 +116,7 @@ def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: s
                 quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
                 weight_shard_size_bytes=shard,
                 control_flow_v2=True,  # see the module docstring: LSTM/GRU loops run only this way
+                strip_debug_ops=True,  # as tensorflowjs_converter does by default; TF.js has no Assert kernel
             )
     except Exception as exc:  # tensorflowjs raises ValueError, but also others from TensorFlow
         file_logger().info("tensorflowjs failed on signature %s", key, exc_info=True)
@@ -120,7 +124,35 @@ def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: s
         raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: {_reason(exc)}") from None
     finally:
         file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
-    return _unused_inputs(out / "model.json", model.signatures[key], key)
+    from tfport.signature_tensors import signature_tensors
+
+    _key_by_signature(out / "model.json", signature_tensors(source, model.tags, key))
+    return _debug_ops_note(model, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
+
+
+def _key_by_signature(model_json: Path, tensors) -> None:
+    """Key model.json's signature by the SavedModel's own input and output keys.
+
+    tensorflowjs finds a tensor's key by its dtype and shape, and keeps the tensor's name (`x:0`,
+    `Identity_1:0`) when several tensors share both, for dict outputs and for TF1 signatures."""
+    data = json.loads(model_json.read_text(encoding="utf-8"))
+    signature = data["signature"]
+    for side, keys in (("inputs", tensors.inputs), ("outputs", tensors.outputs)):
+        signature[side] = {keys.get(entry["name"], name): entry for name, entry in signature.get(side, {}).items()}
+    model_json.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _debug_ops_note(model, key: str) -> list[str]:
+    """Say which debug ops the TF.js model left out: the checks they make in TensorFlow do not run."""
+    from tfport.savedmodel import read_saved_model_proto, signature_op_types
+
+    counts = collections.Counter(op for op in signature_op_types(read_saved_model_proto(model.path), key)
+                                 if op in DEBUG_OPS)
+    if not counts:
+        return []
+    listed = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in sorted(counts.items()))
+    return [f"signature {key!r}: stripped debug op(s) {listed}, which TF.js cannot run — the checks they make "
+            "in TensorFlow (asserts, NaN checks) do not run in the TF.js model"]
 
 
 def _signature_io(model_json: Path) -> dict[str, dict]:

@@ -17,9 +17,11 @@ from tfport.savedmodel import SavedModelInfo, TensorSpec
 
 TEMPLATE = Path(__file__).with_name("tfjs_bundle_template")
 TFJS_DTYPES = {"float16": "float32", "float32": "float32", "float64": "float32", "int64": "int32", "int32": "int32",
-               "int16": "int32", "int8": "int32", "uint8": "int32", "bool": "bool", "string": "string"}
+               "int16": "int32", "int8": "int32", "uint8": "int32", "bool": "bool", "string": "string",
+               "complex64": "complex64", "complex128": "complex64"}
 TS_DATA = {"float32": "Float32Array | number[]", "int32": "Int32Array | number[]",
-           "bool": "Uint8Array | boolean[]", "string": "string[] | Uint8Array[]"}
+           "bool": "Uint8Array | boolean[]", "string": "string[] | Uint8Array[]",
+           "complex64": "Float32Array /* interleaved real, imaginary */"}
 
 
 def write_bundle(artifact: Path, model: SavedModelInfo, directories: dict[str, str]) -> str:
@@ -127,5 +129,5 @@ def _example(spec: dict) -> str:
     for d in shape:
         size *= d
     data = {"float32": f"new Float32Array({size})", "int32": f"new Int32Array({size})",
-            "bool": f"new Uint8Array({size})", "string": json.dumps(["text"] * size) if size <= 4 else "texts"}
+            "bool": f"new Uint8Array({size})", "complex64": f"new Float32Array({2 * size})", "string": json.dumps(["text"] * size) if size <= 4 else "texts"}
     return f"{{ data: {data[spec['tfjsDtype']]}, shape: {json.dumps(shape)} }}"

@@ -31,7 +31,7 @@ TOLERANCES = {
 }
 GRAPH_DTYPES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_INT64": "int64",
                 "DT_INT32": "int32", "DT_INT16": "int16", "DT_INT8": "int8", "DT_UINT8": "uint8", "DT_BOOL": "bool",
-                "DT_STRING": "string"}
+                "DT_STRING": "string", "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128"}
 BACKENDS = ("cpu", "wasm")
 # Without --tfjs-backend, parity runs on wasm: on MobileNetV2 it takes 1.8 s where cpu takes 14.8 s
 # (8 samples), and it is the backend browser apps ship for the CPU. A model wasm cannot run (a

@@ -28,7 +28,8 @@ def to_tfjs_dtype(array: np.ndarray) -> tuple[str, np.ndarray]:
         if array.min() < info.min or array.max() > info.max:
             raise BadInputError(f"TF.js computes {array.dtype} as int32, and an input holds values beyond its range "
                                 f"({array.min()}..{array.max()})")
-    return kind, np.ascontiguousarray(array.astype({"bool": np.uint8}.get(kind, kind)))
+    # (np.ascontiguousarray would turn a scalar input into shape [1])
+    return kind, np.asarray(array, dtype={"bool": np.uint8}.get(kind, kind), order="C")
 
 
 def encode_tensors(tensors: list[tuple[str, np.ndarray]]) -> tuple[list[dict], bytes]:
@@ -56,7 +57,7 @@ def decode_tensors(specs: list[dict], payload: bytes) -> list[np.ndarray]:
                 position += 4 + length
             arrays.append(np.array(values, dtype=bytes).reshape(spec["shape"]))
         else:
-            dtype = {"float32": "<f4", "int32": "<i4", "bool": "u1"}[spec["dtype"]]
+            dtype = {"float32": "<f4", "int32": "<i4", "bool": "u1", "complex64": "<c8"}[spec["dtype"]]
             array = np.frombuffer(data, dtype=dtype).reshape(spec["shape"])
             arrays.append(array.astype(bool) if spec["dtype"] == "bool" else array)
     return arrays

@@ -70,8 +70,16 @@ function decode(spec, bytes) {
     return tf.tensor(values, spec.shape, "string");
   }
   const copy = new Uint8Array(bytes).buffer; // aligned copy
+  if (spec.dtype === "complex64") return complexTensor(new Float32Array(copy), spec.shape);
   const Typed = { float32: Float32Array, int32: Int32Array, bool: Uint8Array }[spec.dtype];
   return tf.tensor(new Typed(copy), spec.shape, spec.dtype);
+}
+
+// complex64 travels interleaved (real, imaginary), as numpy stores it and TF.js reads it back.
+function complexTensor(interleaved, shape) {
+  const real = interleaved.filter((_, i) => i % 2 === 0);
+  const imaginary = interleaved.filter((_, i) => i % 2 === 1);
+  return tf.complex(tf.tensor(real, shape), tf.tensor(imaginary, shape));
 }
 
 async function encode(name, tensor) {

@@ -1,0 +1,42 @@
+"""Node edits shared by the SavedModel rewrites (tfport.graph_rewrite and the modules beside it).
+
+A rewrite works on the top-level graph of a TF1 model (`function` None) or on a function body.
+The two name tensors differently: `<node>:<index>` in a graph, `<node>:<output arg>:<index>` in a
+function, whose results are also named in `ret`. A node that changes op keeps its name, so
+control dependencies on it hold; in a function, readers of its output are renamed when the new
+op names that output differently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfport.heavy import tensorflow
+
+
+def add_constant(nodes, name: str, value: np.ndarray, device: str):
+    """A Const node holding `value`."""
+    tf = tensorflow()
+    proto = tf.make_tensor_proto(value)
+    constant = nodes.add(name=name, op="Const", device=device)
+    constant.attr["dtype"].type = proto.dtype
+    constant.attr["value"].tensor.CopyFrom(proto)
+    return constant
+
+
+def output_name(node_name: str, function, arg: str, index: int = 0) -> str:
+    """The tensor name of output `arg` (its `index`-th tensor) of a node, in a function or a graph."""
+    return f"{node_name}:{arg}:{index}" if function is not None else f"{node_name}:{index}"
+
+
+def rename_output(nodes, function, node_name: str, old_arg: str, new_arg: str) -> None:
+    """In a function, make readers of `<node>:<old_arg>:<i>` (nodes and results) read `<node>:<new_arg>:<i>`;
+    a graph names outputs by index only, so nothing changes there."""
+    if function is None or old_arg == new_arg:
+        return
+    old, new = f"{node_name}:{old_arg}:", f"{node_name}:{new_arg}:"
+    for reader in nodes:
+        reader.input[:] = [new + i[len(old):] if i.startswith(old) else i for i in reader.input]
+    for key, value in function.ret.items():
+        if value.startswith(old):
+            function.ret[key] = new + value[len(old):]
