@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -52,6 +53,35 @@ def native_stderr_to_log() -> Iterator[None]:
                 sys.stderr.flush()
                 os.dup2(_saved_stderr, 2)
                 os.close(_saved_stderr)
+
+
+# TensorFlow's C++ error lines: `E0000 00:00:1796.. 5188 file.cc:177] message`.
+NATIVE_ERROR = re.compile(r"^E\d{4} [\d:. ]+\d+ [\w.]+:\d+\] (.+)$", re.M)
+STARTUP_NOISE = ("Unable to register", "computation placer")  # printed by every TensorFlow import
+
+
+@contextlib.contextmanager
+def native_errors() -> Iterator[Callable[[], list[str]]]:
+    """Inside the block, a callable returning the C++ error lines the log file gained meanwhile:
+    grappler only says "check error log" and logs its reason (e.g. "Init node … doesn't exist
+    in graph") on the native stderr that tfport sends to the log."""
+    path = log_path()
+    start = path.stat().st_size if path.exists() else 0
+
+    def read() -> list[str]:
+        with open(path, "rb") as log:
+            log.seek(start)
+            text = log.read().decode("utf-8", errors="replace")
+        return [m for m in NATIVE_ERROR.findall(text) if not any(noise in m for noise in STARTUP_NOISE)]
+
+    yield read
+
+
+def with_native_reason(message: str, errors: list[str]) -> str:
+    """A converter's message, with TensorFlow's own logged reason when the message points to a log."""
+    if "error log" not in message or not errors:
+        return message
+    return f"{message.rstrip('. ')} — TensorFlow logged: {errors[-1]}"
 
 
 def file_logger(name: str = "tfport") -> logging.Logger:

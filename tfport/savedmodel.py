@@ -283,12 +283,29 @@ def reachable_functions(library: dict[str, Message], roots: Iterable[str]) -> se
 
 def signature_op_types(meta_graph: Message, key: str) -> list[str]:
     """The op type of every node signature `key` may run (with repeats): its function and all it
-    calls, or the whole top-level graph of a TF1 model."""
+    calls, or in a TF1 graph the nodes its outputs depend on (and the functions they call)."""
     library = functions(meta_graph)
     function = signature_functions(meta_graph).get(key)
     if function is None:
-        return [node.string(2) for node in meta_graph.message(2).messages(1)]  # graph_def.node
+        nodes = _tf1_signature_nodes(meta_graph, key)
+        called = reachable_functions(library, [f for node in nodes for f in called_functions(node)])
+        return [node.string(2) for node in nodes] + [n.string(2) for name in called for n in library[name].messages(3)]
     return [node.string(2) for name in reachable_functions(library, [function]) for node in library[name].messages(3)]
+
+
+def _tf1_signature_nodes(meta_graph: Message, key: str) -> list[Message]:
+    """The top-level graph nodes a TF1 signature's outputs depend on (data and control inputs)."""
+    by_name = {node.string(1): node for node in meta_graph.message(2).messages(1)}
+    outputs = meta_graph.map(5)[key].map(2).values()  # signature_def[key].outputs: TensorInfo
+    pending = [info.string(1).split(":")[0] for info in outputs]
+    seen: dict[str, Message] = {}
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen[name] = by_name[name]
+        pending += [i.lstrip("^").split(":")[0] for i in by_name[name].strings(3)]  # NodeDef.input
+    return list(seen.values())
 
 
 def _signature_aliases(meta_graph: Message, signatures: dict[str, Signature]) -> dict[str, str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from tfport.errors import BadInputError, ConversionError
 from tfport.graph_rewrite import rewritten_model
 from tfport.heavy import tensorflow
+from tfport.logfile import native_errors, with_native_reason
 from tfport.plugin import ConversionRequest, ConversionResult
 
 PROTOBUF_LIMIT = 2_000_000_000  # bytes; above it weights must live in external data
@@ -192,7 +193,7 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
     if large_model and not hasattr(np, "product"):
         np.product = np.prod  # tf2onnx 1.17's large-model path still calls this alias numpy 2 removed
     graph_def = None
-    with _tf2onnx_log() as log:
+    with _tf2onnx_log() as log, native_errors() as tensorflow_errors:
         try:
             graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
                 str(source), None, None, tag=list(model.tags) or None, signatures=[key], large_model=large_model,
@@ -206,7 +207,8 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
             )
         except Exception as exc:  # tf2onnx raises plain exceptions (ValueError, AssertionError, ...)
             raise ConversionError(f"tf2onnx cannot convert signature {key!r}: "
-                                  f"{_failure(exc, log.failed_nodes, graph_def)}") from None
+                                  f"{with_native_reason(_failure(exc, log.failed_nodes, graph_def), tensorflow_errors())}"
+                                  ) from None
 
 
 def _failure(exc: Exception, failed_nodes: list[str], graph_def) -> str:

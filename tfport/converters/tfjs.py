@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tfport.errors import BadInputError, ConversionError
 from tfport.heavy import tensorflow
-from tfport.logfile import file_logger
+from tfport.logfile import file_logger, native_errors, with_native_reason
 from tfport.plugin import ConversionRequest, ConversionResult
 
 # tfport mode -> tensorflowjs weight quantization. TF.js has no signed 1-byte weights: `int8`
@@ -104,30 +104,37 @@ def _quantization_note(mode: str, weight_dtype: str) -> str:
 
 def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int) -> list[str]:
     chatter = io.StringIO()  # tensorflowjs prints banners, progress and dtype notices to stdout
-    try:
-        with _stdout_lock, contextlib.redirect_stdout(chatter):
-            from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
-
-            from tfport import shared_load
-
-            shared_load.install()  # tensorflowjs keeps its own name for tf.saved_model.load
-            convert_tf_saved_model(
-                str(source), str(out), signature_def=key, saved_model_tags=",".join(model.tags) or "serve",
-                quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
-                weight_shard_size_bytes=shard,
-                control_flow_v2=True,  # see the module docstring: LSTM/GRU loops run only this way
-                strip_debug_ops=True,  # as tensorflowjs_converter does by default; TF.js has no Assert kernel
-            )
-    except Exception as exc:  # tensorflowjs raises ValueError, but also others from TensorFlow
-        file_logger().info("tensorflowjs failed on signature %s", key, exc_info=True)
-        shutil.rmtree(out, ignore_errors=True)
-        raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: {_reason(exc)}") from None
-    finally:
-        file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
+    with native_errors() as tensorflow_errors:
+        try:
+            _run_tensorflowjs(source, model, key, out, weight_dtype, shard, chatter)
+        except Exception as exc:  # tensorflowjs raises ValueError, but also others from TensorFlow
+            file_logger().info("tensorflowjs failed on signature %s", key, exc_info=True)
+            shutil.rmtree(out, ignore_errors=True)
+            raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: "
+                                  f"{with_native_reason(_reason(exc, model, key), tensorflow_errors())}") from None
+        finally:
+            file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
     from tfport.signature_tensors import signature_tensors
 
     _key_by_signature(out / "model.json", signature_tensors(source, model.tags, key))
     return _debug_ops_note(model, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
+
+
+def _run_tensorflowjs(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int,
+                      chatter: io.StringIO) -> None:
+    with _stdout_lock, contextlib.redirect_stdout(chatter):
+        from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
+
+        from tfport import shared_load
+
+        shared_load.install()  # tensorflowjs keeps its own name for tf.saved_model.load
+        convert_tf_saved_model(
+            str(source), str(out), signature_def=key, saved_model_tags=",".join(model.tags) or "serve",
+            quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
+            weight_shard_size_bytes=shard,
+            control_flow_v2=True,  # see the module docstring: LSTM/GRU loops run only this way
+            strip_debug_ops=True,  # as tensorflowjs_converter does by default; TF.js has no Assert kernel
+        )
 
 
 def _key_by_signature(model_json: Path, tensors) -> None:
@@ -182,14 +189,34 @@ def _runtime_needs(model_json: Path) -> dict:
     }
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception, model, key: str) -> str:
     text = str(exc)
     unsupported = re.search(r"Unsupported Ops in the model[^\n]*\n(.+)", text, re.S)
     if unsupported:
         ops = sorted(set(re.findall(r"\w+", unsupported.group(1).split("\n\n")[0])))
         return f"TF.js has no kernel for op(s) {', '.join(ops)}"
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    reason = lines[-1] if lines else type(exc).__name__
+    lacking = _ops_tfjs_lacks(model, key)  # tensorflowjs can fail on them before its own op check
+    return f"TF.js has no kernel for op(s) {', '.join(lacking)} (tensorflowjs: {reason})" if lacking else reason
+
+
+# Ops that freezing removes or turns into constants, so TF.js never needs a kernel for them.
+FROZEN_AWAY = {"VarHandleOp", "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp", "StatefulPartitionedCall",
+               "PartitionedCall", "NoOp", "Identity", "IdentityN", "Placeholder", "Const", "VariableV2"}
+
+
+def _ops_tfjs_lacks(model, key: str) -> list[str]:
+    """The ops of signature `key` that are in none of tensorflowjs's op lists (what TF.js can run)."""
+    from importlib.resources import files
+
+    from tfport.savedmodel import read_saved_model_proto, signature_op_types
+
+    op_lists = files("tensorflowjs") / "op_list"
+    known = {op["tfOpName"] for entry in op_lists.iterdir() if entry.name.endswith(".json")
+             for op in json.loads(entry.read_text())}
+    used = set(signature_op_types(read_saved_model_proto(model.path), key))
+    return sorted(used - known - FROZEN_AWAY - DEBUG_OPS)
 
 
 def _unused_inputs(model_json: Path, signature, key: str) -> list[str]:
