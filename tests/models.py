@@ -336,6 +336,51 @@ def unconvertible(path: Path) -> Path:
     return path
 
 
+# Keras 3 layers that converters trip on
+
+
+def grouped_conv(path: Path) -> Path:
+    """Conv2D with groups: Keras 3 puts each in a jit_compile function. One with groups == input
+    channels and two filters per channel (depthwise, multiplier 2), one with 2 groups of 4 channels."""
+    keras = _keras()
+    model = keras.Sequential([
+        keras.Input((8, 8, 4)), keras.layers.Conv2D(8, 3, groups=4, padding="same"),
+        keras.layers.Conv2D(6, 3, strides=2, groups=2),
+    ])
+    model.export(str(path), verbose=False)
+    return path
+
+
+def convnext_block(path: Path) -> Path:
+    """A ConvNeXt block: 7x7 depthwise Conv2D (groups == channels), LayerNorm, GELU MLP, residual."""
+    keras = _keras()
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.Conv2D(4, 7, groups=4, padding="same")(inputs)
+    x = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+    x = keras.layers.Dense(16, activation="gelu")(x)
+    outputs = keras.layers.Add()([inputs, keras.layers.Dense(4)(x)])
+    keras.Model(inputs, outputs).export(str(path), verbose=False)
+    return path
+
+
+def keras_argmax(path: Path) -> Path:
+    """`keras.ops.argmax` on the input itself, so -0.0 can be fed: its TF backend tests the sign bit
+    with Bitcast and BitwiseAnd, and ranks -0.0 below +0.0."""
+    keras = _keras()
+    inputs = keras.Input((6,))
+    keras.Model(inputs, keras.ops.argmax(inputs, axis=-1)).export(str(path), verbose=False)
+    return path
+
+
+def string_lookup_invert(path: Path) -> Path:
+    """Keras 3 `StringLookup(invert=True)`: ids of shape [batch, 3] in, their words out."""
+    keras = _keras()
+    inputs = keras.Input((3,), dtype="int64")
+    words = keras.layers.StringLookup(vocabulary=VOCABULARY, invert=True)(inputs)
+    keras.Model(inputs, words).export(str(path), verbose=False)
+    return path
+
+
 def trained_cnn(path: Path) -> Path:
     """The README's example CNN, trained to find the bright quadrant: a model int8 must not break."""
     return quadrants.build(path)

@@ -40,3 +40,17 @@ def rename_output(nodes, function, node_name: str, old_arg: str, new_arg: str) -
     for key, value in function.ret.items():
         if value.startswith(old):
             function.ret[key] = new + value[len(old):]
+
+
+def prune(function, candidates: set[str]) -> None:
+    """Remove from a function the nodes among `candidates` that nothing reads any more (what a
+    rewrite replaced), then those only they read."""
+    while True:
+        tensors = [*(i for n in function.node_def for i in n.input), *function.ret.values(),
+                   *function.control_ret.values()]
+        read = {t.lstrip("^").split(":")[0] for t in tensors}
+        unread = [i for i, n in enumerate(function.node_def) if n.name in candidates and n.name not in read]
+        if not unread:
+            return
+        for index in reversed(unread):
+            del function.node_def[index]

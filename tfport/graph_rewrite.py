@@ -3,6 +3,14 @@
 - Vocabulary tables (tfport.fold_tables): TFLite keeps a table initialized from constants but
   silently drops one initialized from a file, and TF.js cannot run the latter at all.
 - Table lookups (tfport.flat_lookups, for TF.js): TF.js drops the keys' shape from the values.
+- jit_compile functions (Keras 3 wraps `Conv2D(groups > 1)` in one): converters do not inline a
+  call marked `_XlaMustCompile` (or `_noinline`) and fail on the call op; the marks are dropped.
+  TensorFlow's CPU kernels need not run grouped Conv2D without XLA, which is fine: only
+  converters read the copy, and they build graphs from it without running them on TensorFlow.
+- Sign-bit tests on a float's bits (tfport.sign_bit; Keras 3's argmax and argmin): Bitcast and
+  BitwiseAnd become float comparisons, which TFLite builtins, ONNX and TF.js have.
+- Grouped Conv2D (tfport.grouped_conv, for TF.js, whose Conv2D has no groups): DepthwiseConv2dNative,
+  or a Conv2D per group.
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -23,22 +31,26 @@ import numpy as np
 from tfport.flat_lookups import flatten_lookup_keys
 from tfport.fold_tables import fold_vocabulary_tables
 from tfport.graph_edit import add_constant, output_name, rename_output
+from tfport.grouped_conv import rewrite_grouped_convolutions
 from tfport.heavy import tensorflow
 from tfport.savedmodel import SAVED_MODEL_FILE
+from tfport.sign_bit import rewrite_sign_bit_tests
 
 SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the graph changed
 
 
 @contextlib.contextmanager
-def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False) -> Iterator[tuple[Path, list[str]]]:
+def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False,
+                    grouped_conv: bool = False) -> Iterator[tuple[Path, list[str]]]:
     """(directory to convert, one note per rewrite): the model itself when nothing was rewritten."""
     with tempfile.TemporaryDirectory(prefix="tfport-rewritten-") as scratch:
         copy = Path(scratch) / Path(model_dir).name
-        notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups)
+        notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups, grouped_conv=grouped_conv)
         yield (copy if notes else Path(model_dir)), notes
 
 
-def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False) -> list[str]:
+def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False,
+                        grouped_conv: bool = False) -> list[str]:
     """Write the rewritten copy to `out_dir` and say what changed; [] writes nothing."""
     tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
@@ -47,6 +59,16 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     saved_model = saved_model_pb2.SavedModel()
     saved_model.ParseFromString((model_dir / SAVED_MODEL_FILE).read_bytes())
     notes = [f"folded vocabulary table into the graph: {f}" for f in fold_vocabulary_tables(saved_model, model_dir)]
+    count = drop_xla_must_compile(saved_model)
+    notes += [f"dropped jit_compile (_XlaMustCompile, _noinline) from {count} function(s) so converters inline them "
+              "(Keras 3 puts Conv2D with groups > 1 in one)"] if count else []
+    count = rewrite_sign_bit_tests(saved_model)
+    notes += [f"rewrote {count} sign-bit test(s) on a float's bits (Bitcast, BitwiseAnd: Keras 3 argmax/argmin's "
+              "-0.0 check) as x < 0 or 1/x < 0"] if count else []
+    depthwise, split = rewrite_grouped_convolutions(saved_model) if grouped_conv else (0, 0)
+    notes += [f"rewrote {depthwise} grouped Conv2D(s) with groups == input channels as DepthwiseConv2dNative"
+              ] if depthwise else []
+    notes += [f"rewrote {split} grouped Conv2D(s) as Split, one Conv2D per group and ConcatV2"] if split else []
     count = rewrite_erfc(saved_model) if erfc else 0
     notes += [f"rewrote {count} Erfc op(s) (Keras exact GELU) as 1 - Erf"] if count else []
     count = flatten_lookup_keys(saved_model) if flat_lookups else 0
@@ -59,6 +81,23 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
                 (out_dir / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
         (out_dir / SAVED_MODEL_FILE).write_bytes(saved_model.SerializeToString())
     return notes
+
+
+def drop_xla_must_compile(saved_model) -> int:
+    """Unmark the functions that must be XLA-compiled, and every call of them; return how many functions.
+
+    jit_compile also marks the function `_noinline`, which TFLiteConverter obeys (it then fails on
+    the call op), so that mark goes too, on these functions only."""
+    count = 0
+    for meta_graph in saved_model.meta_graphs:
+        graph = meta_graph.graph_def
+        for function in graph.library.function:
+            if "_XlaMustCompile" in function.attr and function.attr.pop("_XlaMustCompile").b:
+                function.attr.pop("_noinline", None)
+                count += 1
+        for node in [*graph.node, *(n for f in graph.library.function for n in f.node_def)]:
+            node.attr.pop("_XlaMustCompile", None)
+    return count
 
 
 def rewrite_erfc(saved_model) -> int:
