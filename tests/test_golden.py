@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from models import VOCABULARY
 
 from tfport.errors import BadInputError
 from tfport.golden import read_golden, signature_file
@@ -35,6 +36,15 @@ def test_strings_come_from_the_vocabulary_asset(saved_model, tmp_path):
     assert set(words.ravel()) <= {b"apple", b"banana", b"cherry", b"date", b"elderberry", b"<tfport-unknown>"}
     ids = golden.outputs["serving_default"]["ids"]
     assert ids.dtype == np.int64 and ids.shape == (6, 1)
+
+
+def test_strings_come_from_a_constant_tables_keys(saved_model, tmp_path):
+    """No vocabulary file: the words are the keys the model's table is filled with."""
+    model = inspect_saved_model(saved_model("constant_table"))
+    golden = make_golden(model, tmp_path / "golden", SynthesisOptions(samples=16), None)
+    words = set(np.unique(golden.inputs["ids"]["word"]))
+    assert words <= {w.encode() for w in VOCABULARY} | {b"<tfport-unknown>"} and len(words) > 3
+    assert (golden.outputs["ids"]["ids"] >= 0).mean() > 0.5, "most words are found in the table"
 
 
 def test_user_inputs_batch_is_split_into_samples(saved_model, tmp_path):

@@ -9,7 +9,7 @@ from tfport.cache import file_digest
 from tfport.errors import BadInputError
 from tfport.golden import MANIFEST, GoldenSet, read_golden
 from tfport.savedmodel import SavedModelInfo
-from tfport.synthesis import SynthesisOptions, inputs_from_file, synthesize_inputs, vocabulary_from_assets
+from tfport.synthesis import SynthesisOptions, inputs_from_file, synthesize_inputs, model_vocabulary
 
 
 def golden_request(synthesis: SynthesisOptions, inputs_file: Path | None) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def make_golden(
     if inputs_file is not None:
         inputs = inputs_from_file(inputs_file, model.signatures)
     else:
-        vocabulary = vocabulary_from_assets(model.path)
+        vocabulary = model_vocabulary(model.path)
         inputs = {key: synthesize_inputs(sig, synthesis, vocabulary) for key, sig in model.signatures.items()
                   if key not in model.aliases}
         # An alias is the same function: its samples are the kept signature's, so every runtime

@@ -308,6 +308,44 @@ def _tf1_signature_nodes(meta_graph: Message, key: str) -> list[Message]:
     return list(seen.values())
 
 
+def table_string_keys(meta_graph: Message) -> list[str]:
+    """The string keys of every lookup table the graph fills from constants (LookupTableImportV2):
+    words the model knows, for synthesizing string inputs when it ships no vocabulary file.
+
+    In a TF1 graph the keys are a Const beside the import; in a TF2 initializer function they are
+    a captured constant, saved in the top-level graph and named by the object graph."""
+    top_level = {node.string(1): node for node in meta_graph.message(2).messages(1)}  # graph_def.node
+    scopes = [(None, list(top_level.values())), *((f, f.messages(3)) for f in functions(meta_graph).values())]
+    keys: list[str] = []
+    for function, nodes in scopes:
+        local = {node.string(1): node for node in nodes}
+        for node in nodes:
+            if node.string(2) != "LookupTableImportV2":
+                continue
+            name = node.strings(3)[1].lstrip("^").split(":")[0]  # inputs: table, keys, values
+            constant = local.get(name) or top_level.get(_captured_constant(meta_graph, function, name))
+            tensor = constant.map(5).get("value", Message({})).message(8) if constant else Message({})  # attr.tensor
+            if tensor.int(1) == 7:  # DT_STRING
+                keys += tensor.strings(8)  # TensorProto.string_val
+    return list(dict.fromkeys(keys))
+
+
+def _captured_constant(meta_graph: Message, function: Message | None, argument: str) -> str | None:
+    """The top-level Const a TF2 function's argument was captured from, if it is one."""
+    if function is None:
+        return None
+    arguments = [arg.string(1) for arg in function.message(1).messages(2)]  # signature.input_arg names
+    concrete = meta_graph.message(7).map(2).get(function.message(1).string(1))  # object graph's concrete_functions
+    if concrete is None or argument not in arguments:
+        return None
+    bound = concrete.ints(2)  # bound_inputs: the captures, after the ordinary arguments
+    index = arguments.index(argument) - (len(arguments) - len(bound))
+    objects = meta_graph.message(7).messages(1)
+    if index < 0 or bound[index] >= len(objects):
+        return None
+    return objects[bound[index]].message(9).string(1) or None  # SavedObject.constant.operation
+
+
 def _signature_aliases(meta_graph: Message, signatures: dict[str, Signature]) -> dict[str, str]:
     """Signatures that wrap the same function with the same specs as another one.
 

@@ -2,7 +2,8 @@
 
 Synthesized values (documented in README):
   floats   uniform in [0, 1)            integers  uniform in --int-range (default [0, 10))
-  bools    fair coin                    strings   --strings, else the model's vocabulary asset
+  bools    fair coin                    strings   --strings, else the model's vocabulary asset and
+                                                  its tables' string keys
 Unknown dims: --shape NAME=d0,d1,... wins; otherwise a leading unknown dim (batch) is 1 and
 any other unknown dim is 8.
 """
@@ -72,7 +73,8 @@ def _random_array(name, dtype, shape, rng, options: SynthesisOptions, vocabulary
         words = list(options.strings) or ([*vocabulary, OUT_OF_VOCABULARY] if vocabulary else [])
         if not words:
             raise BadInputError(
-                f"input {name!r} takes strings and the model carries no vocabulary asset — "
+                f"input {name!r} takes strings and the model has neither a vocabulary asset nor a table of "
+                "string keys — "
                 "pass --strings word1,word2,... or --inputs FILE.npz"
             )
         encoded = np.array([w.encode("utf-8") for w in words])
@@ -83,8 +85,11 @@ def _random_array(name, dtype, shape, rng, options: SynthesisOptions, vocabulary
     raise BadInputError(f"input {name!r} has dtype {dtype}, which tfport cannot synthesize — pass --inputs FILE.npz")
 
 
-def vocabulary_from_assets(model_dir: Path) -> list[str]:
-    """Words from the model's text assets (e.g. a lookup table's vocabulary file)."""
+def model_vocabulary(model_dir: Path) -> list[str]:
+    """Words the model knows: its text assets (e.g. a lookup table's vocabulary file), then the
+    string keys of the tables it fills from constants."""
+    from tfport.savedmodel import read_saved_model_proto, table_string_keys
+
     words: list[str] = []
     assets = model_dir / "assets"
     for file in sorted(assets.rglob("*")) if assets.is_dir() else []:
@@ -93,6 +98,7 @@ def vocabulary_from_assets(model_dir: Path) -> list[str]:
         except (UnicodeDecodeError, IsADirectoryError):
             continue
         words.extend(line.split("\t")[0] for line in lines if line.strip())
+    words += table_string_keys(read_saved_model_proto(model_dir))
     return list(dict.fromkeys(words))
 
 
