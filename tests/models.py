@@ -401,3 +401,97 @@ def file_touching(path: Path) -> Path:
     module = Snoop()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     return path
+
+
+# TF1 exports (tf.compat.v1)
+
+
+def _tf1_saved_model(path: Path, build, signature: bool = True, estimator_main_op: bool = False) -> Path:
+    """Export the graph `build(tf)` makes, -> (inputs, outputs), with SavedModelBuilder from a tf.compat.v1
+    session: its variables get a Saver (save/SaveV2, save/RestoreV2 in the top-level graph). Tables are
+    filled by the `table_initializer` collection alone, or by the main op an Estimator exports
+    (Scaffold.default_local_init_op: local variables and tables)."""
+    tf = tensorflow()
+    v1 = tf.compat.v1
+    with tf.Graph().as_default(), v1.Session() as session:
+        inputs, outputs = build(tf)
+        main_op = tf.group(v1.local_variables_initializer(), v1.tables_initializer()) if estimator_main_op else None
+        session.run([v1.global_variables_initializer(), v1.tables_initializer()])
+        signatures = {"serving_default": v1.saved_model.predict_signature_def(inputs, outputs)} if signature else None
+        builder = v1.saved_model.Builder(str(path))
+        builder.add_meta_graph_and_variables(session, [tf.saved_model.SERVING], signature_def_map=signatures,
+                                             main_op=main_op)
+        builder.save()
+    return path
+
+
+def _tf1_words(tf, value_dtype):
+    """Words in; their ids from a constant table (-1 when unknown), an embedding and a dense layer of them out."""
+    v1 = tf.compat.v1
+    words = v1.placeholder(tf.string, [None], name="words")
+    initializer = v1.lookup.KeyValueTensorInitializer(VOCABULARY, list(range(len(VOCABULARY))), tf.string, value_dtype)
+    ids = v1.lookup.StaticHashTable(initializer, -1).lookup(words)
+    embedding = v1.get_variable("embedding", initializer=tf.random.stateless_normal([len(VOCABULARY) + 1, 2], [3, 4]))
+    kernel = v1.get_variable("kernel", initializer=tf.constant([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]))
+    vector = tf.gather(embedding, tf.cast(ids, tf.int32) + 1)
+    return {"words": words}, {"ids": ids, "dense": tf.nn.relu(tf.matmul(vector, kernel))}
+
+
+def tf1_lookup(path: Path) -> Path:
+    """SavedModelBuilder export without a main op: a string -> int64 table the table_initializer
+    collection fills, variables, one signature."""
+    return _tf1_saved_model(path, lambda tf: _tf1_words(tf, tf.int64))
+
+
+def tf1_int32_lookup(path: Path) -> Path:
+    """Estimator-style export (main op = local variables and tables) of a string -> int32 table."""
+    return _tf1_saved_model(path, lambda tf: _tf1_words(tf, tf.int32), estimator_main_op=True)
+
+
+def tf1_write_file(path: Path) -> Path:
+    """A TF1 graph with variables (so a Saver) whose signature also writes a file: only that WriteFile is risky."""
+
+    def build(tf):
+        v1 = tf.compat.v1
+        x = v1.placeholder(tf.float32, [None, 2], name="x")
+        scale = v1.get_variable("scale", initializer=tf.constant([2.0, 3.0]))
+        with tf.control_dependencies([tf.io.write_file("/tmp/tfport-tf1-log.txt", tf.strings.as_string(x[0, 0]),
+                                                       name="log")]):
+            return {"x": x}, {"y": tf.identity(x * scale)}
+
+    return _tf1_saved_model(path, build)
+
+
+def tf1_no_signature(path: Path) -> Path:
+    """The table model exported by SavedModelBuilder without a signature_def_map."""
+    return _tf1_saved_model(path, lambda tf: _tf1_words(tf, tf.int64), signature=False)
+
+
+def module_no_signature(path: Path) -> Path:
+    """A tf.Module saved without `signatures=`: its tf.function has no input_signature, so none is made."""
+    tf = tensorflow()
+
+    class Scale(tf.Module):
+        def __init__(self):
+            self.factor = tf.Variable(2.0)
+
+        @tf.function
+        def scale(self, x):
+            return self.factor * x
+
+    module = Scale()
+    module.scale(tf.constant([1.0]))
+    tf.saved_model.save(module, str(path))
+    return path
+
+
+def tf1_int32_keys(path: Path) -> Path:
+    """Estimator-style export of an int32 -> string table: ids in, their words out ("?" when unknown)."""
+
+    def build(tf):
+        v1 = tf.compat.v1
+        ids = v1.placeholder(tf.int32, [None], name="ids")
+        initializer = v1.lookup.KeyValueTensorInitializer(list(range(len(VOCABULARY))), VOCABULARY, tf.int32, tf.string)
+        return {"ids": ids}, {"words": v1.lookup.StaticHashTable(initializer, "?").lookup(ids)}
+
+    return _tf1_saved_model(path, build, estimator_main_op=True)

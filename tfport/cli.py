@@ -192,13 +192,11 @@ def golden(
     """Record a golden set: input samples and the outputs the SavedModel computes for them."""
     with _errors_for_people():
         from tfport.logfile import native_stderr_to_log
+        from tfport.pipeline import model_to_load
         from tfport.recording import make_golden
-        from tfport.savedmodel import inspect_saved_model
-        from tfport.scan import refuse_untrusted
 
         options = _synthesis(samples, seed, shape, int_range, strings)
-        info = inspect_saved_model(model)
-        refuse_untrusted(info.path, trust)
+        info = model_to_load(model, trust)
         with _stage_display() as stage, native_stderr_to_log():
             stage("golden", "recording outputs of the SavedModel")
             golden_set = make_golden(info, out or Path("golden") / info.name, options, inputs)

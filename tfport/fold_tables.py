@@ -91,10 +91,7 @@ def _tf1_asset_file_defs(meta_graph) -> list:
 def _table_dtypes(meta_graph, function, node, vocabulary: Path) -> tuple[int, int]:
     """(key, value) DataType of the table the initializer fills, from the op that creates the table."""
     if function is None:  # TF1: the table op feeds the initializer, maybe through Identity ops
-        by_name = {n.name: n for n in meta_graph.graph_def.node}
-        table = by_name.get(node.input[0].split(":")[0])
-        while table is not None and table.op == "Identity":
-            table = by_name.get(table.input[0].split(":")[0])
+        table = tf1_source({n.name: n for n in meta_graph.graph_def.node}, node.input[0])
         candidates = [table] if table is not None else []
     else:  # TF2: the table is a captured resource; its `_create_resource` function makes the table op
         resource = _captured(meta_graph, function, node.input[0])
@@ -108,6 +105,15 @@ def _table_dtypes(meta_graph, function, node, vocabulary: Path) -> tuple[int, in
         raise BadInputError(f"cannot find the key and value types of the table filled from {vocabulary} "
                             f"(initializer {node.name!r}): {FIX}")
     return dtypes.pop()
+
+
+def tf1_source(by_name: dict, tensor: str):
+    """The node behind `tensor` in a TF1 graph, through Identity ops (a table handle is often read
+    through one); None if it is not in the graph."""
+    source = by_name.get(tensor.split(":")[0])
+    while source is not None and source.op == "Identity":
+        source = by_name.get(source.input[0].split(":")[0])
+    return source
 
 
 def _read_table(vocabulary: Path, node, dtypes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

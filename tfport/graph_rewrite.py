@@ -3,6 +3,10 @@
 - Vocabulary tables (tfport.fold_tables): TFLite keeps a table initialized from constants but
   silently drops one initialized from a file, and TF.js cannot run the latter at all.
 - Table lookups (tfport.flat_lookups, for TF.js): TF.js drops the keys' shape from the values.
+- TF1 tables (tfport.tf1_tables): a main op fills tables that only the `table_initializer`
+  collection names (TFLite sees no other initializer); the collection goes for tf2onnx, which
+  fails on it; int32 sides of string tables become int64, the only kinds tf2onnx and TFLite
+  builtins convert.
 - jit_compile functions (Keras 3 wraps `Conv2D(groups > 1)` in one): converters do not inline a
   call marked `_XlaMustCompile` (or `_noinline`) and fail on the call op; the marks are dropped.
   TensorFlow's CPU kernels need not run grouped Conv2D without XLA, which is fine: only
@@ -35,22 +39,24 @@ from tfport.grouped_conv import rewrite_grouped_convolutions
 from tfport.heavy import tensorflow
 from tfport.savedmodel import SAVED_MODEL_FILE
 from tfport.sign_bit import rewrite_sign_bit_tests
+from tfport.tf1_tables import add_table_main_op, remove_table_collection, widen_int32_tables
 
 SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the graph changed
 
 
 @contextlib.contextmanager
-def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False,
-                    grouped_conv: bool = False) -> Iterator[tuple[Path, list[str]]]:
+def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False, grouped_conv: bool = False,
+                    drop_table_collection: bool = False) -> Iterator[tuple[Path, list[str]]]:
     """(directory to convert, one note per rewrite): the model itself when nothing was rewritten."""
     with tempfile.TemporaryDirectory(prefix="tfport-rewritten-") as scratch:
         copy = Path(scratch) / Path(model_dir).name
-        notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups, grouped_conv=grouped_conv)
+        notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups, grouped_conv=grouped_conv,
+                                    drop_table_collection=drop_table_collection)
         yield (copy if notes else Path(model_dir)), notes
 
 
 def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False,
-                        grouped_conv: bool = False) -> list[str]:
+                        grouped_conv: bool = False, drop_table_collection: bool = False) -> list[str]:
     """Write the rewritten copy to `out_dir` and say what changed; [] writes nothing."""
     tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
@@ -59,6 +65,13 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     saved_model = saved_model_pb2.SavedModel()
     saved_model.ParseFromString((model_dir / SAVED_MODEL_FILE).read_bytes())
     notes = [f"folded vocabulary table into the graph: {f}" for f in fold_vocabulary_tables(saved_model, model_dir)]
+    notes += [f"lookup table {table!r} holds int64 instead of int32, cast at its imports and lookups (tf2onnx and "
+              "TFLite builtins convert only string <-> int64 tables)" for table in widen_int32_tables(saved_model)]
+    notes += [f"added main op {name!r} filling the tables of the TF1 table_initializer collection, which only "
+              "TensorFlow's Python loader runs by itself" for name in add_table_main_op(saved_model)]
+    count = remove_table_collection(saved_model) if drop_table_collection else 0
+    notes += ["dropped the TF1 table_initializer collection (the main op fills the tables): signature functions "
+              "inherit it, and freezing them fails on initializers they do not contain"] if count else []
     count = drop_xla_must_compile(saved_model)
     notes += [f"dropped jit_compile (_XlaMustCompile, _noinline) from {count} function(s) so converters inline them "
               "(Keras 3 puts Conv2D with groups > 1 in one)"] if count else []

@@ -25,7 +25,7 @@ from tfport.recording import golden_request, make_golden, reusable_golden
 from tfport.registry import check_mode, check_options_known, get_target, require_runtime, target_options_for
 from tfport.replay import Stage, describe_artifact, golden_summary, no_stage, timed_parity
 from tfport.report import ArtifactResult, Report
-from tfport.savedmodel import SavedModelInfo, inspect_saved_model
+from tfport.savedmodel import SavedModelInfo, inspect_saved_model, require_signatures
 from tfport.scan import refuse_untrusted
 from tfport.shared_load import one_load_per_model
 from tfport.synthesis import SynthesisOptions, inputs_from_file
@@ -62,8 +62,7 @@ def convert(
         check_mode(target, mode)
     check_options_known([target for target, _ in requested], job.target_options)
     stage("model", "inspecting the SavedModel")
-    model = inspect_saved_model(job.model_path)
-    refuse_untrusted(model.path, job.trust)
+    model = model_to_load(job.model_path, job.trust)
     out_dir = Path(job.out_dir) if job.out_dir else default_out_dir(model)
     claim_directory(out_dir)
     with exclusive(out_dir, lambda text: stage("out dir", text)), one_load_per_model():
@@ -72,6 +71,15 @@ def convert(
         if finish is not None:
             finish(report, out_dir)
     return report, out_dir
+
+
+def model_to_load(path: Path, trust: bool) -> SavedModelInfo:
+    """Describe a model that `convert` or `golden` will load, refusing up front — before TensorFlow
+    runs it and before anything is written — one that cannot be ported or that reaches outside itself."""
+    model = inspect_saved_model(path)
+    require_signatures(model)
+    refuse_untrusted(model.path, trust)
+    return model
 
 
 def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Path, stage: Stage) -> Report:

@@ -190,6 +190,19 @@ def _describe(model_dir: Path, version: int | None, meta_graph: Message) -> Save
     )
 
 
+def require_signatures(info: SavedModelInfo) -> None:
+    """Signatures are what tfport records, converts and compares: a model without one has nothing
+    to port (`inspect` still describes it)."""
+    if not info.signatures:
+        raise BadInputError(
+            f"{info.path} has no signatures, so there is nothing to convert or check — export it with one: "
+            "tf.saved_model.save(obj, DIR, signatures={'serving_default': obj.serve}) with a tf.function that "
+            "has an input_signature, Keras model.export(DIR), or in TF1 SavedModelBuilder.add_meta_graph_and_variables("
+            "sess, tags, signature_def_map={'serving_default': "
+            "tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)})"
+        )
+
+
 # tensorflow/core/framework/types.proto, DataType -> TensorFlow's dtype name
 DTYPES = {
     1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
@@ -295,9 +308,15 @@ def signature_op_types(meta_graph: Message, key: str) -> list[str]:
 
 def _tf1_signature_nodes(meta_graph: Message, key: str) -> list[Message]:
     """The top-level graph nodes a TF1 signature's outputs depend on (data and control inputs)."""
-    by_name = {node.string(1): node for node in meta_graph.message(2).messages(1)}
     outputs = meta_graph.map(5)[key].map(2).values()  # signature_def[key].outputs: TensorInfo
-    pending = [info.string(1).split(":")[0] for info in outputs]
+    return graph_dependencies(meta_graph, [info.string(1) for info in outputs])
+
+
+def graph_dependencies(meta_graph: Message, tensors: Iterable[str]) -> list[Message]:
+    """The top-level graph nodes that running `tensors` (or ops, `name` or `name:0`) runs: those
+    nodes and everything they depend on, through data and control inputs."""
+    by_name = {node.string(1): node for node in meta_graph.message(2).messages(1)}
+    pending = [tensor.lstrip("^").split(":")[0] for tensor in tensors]
     seen: dict[str, Message] = {}
     while pending:
         name = pending.pop()

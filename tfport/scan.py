@@ -2,7 +2,8 @@
 
 Loading a SavedModel runs its graph (init ops, then signatures), so a model from elsewhere is
 read as data first: every node of the graph and its function library is checked against the
-ops below. Save/Restore ops that belong to the model's own variable checkpoint are expected.
+ops below. Save/Restore ops that belong to the model's own variable checkpoint are expected:
+those the SaverDef's nodes run, in the top-level graph (a TF1 Saver) or in functions they call (TF2).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from pathlib import Path
 from tfport.protowire import Message
 from tfport.savedmodel import (
     SAVED_MODEL_FILE,
+    called_functions,
     corrupt_file_errors,
     functions,
+    graph_dependencies,
+    reachable_functions,
     read_saved_model_proto,
     resolve_model_dir,
 )
@@ -60,18 +64,17 @@ def scan_saved_model(path: Path) -> list[Finding]:
 
 def _scan(meta_graph: Message) -> list[Finding]:
     library = functions(meta_graph)
-    checkpoint_functions = _reachable(library, _saver_roots(meta_graph))
+    saver = _saver_nodes(meta_graph)
+    saver_names = {node.string(1) for node in saver}
+    saver_functions = reachable_functions(library, [f for node in saver for f in called_functions(node)])
     top_level = meta_graph.message(2).messages(1)  # graph_def.node
-    findings = []
-    for function, nodes in [("", top_level), *((name, f.messages(3)) for name, f in library.items())]:
-        for node in nodes:
-            finding = _check(node, function, checkpoint_functions)
-            if finding:
-                findings.append(finding)
-    return findings
+    findings = [_check(node, "", node.string(1) in saver_names) for node in top_level]
+    findings += [_check(node, name, name in saver_functions) for name, f in library.items() for node in f.messages(3)]
+    return [finding for finding in findings if finding]
 
 
-def _check(node: Message, function: str, checkpoint_functions: set[str]) -> Finding | None:
+def _check(node: Message, function: str, in_checkpoint: bool) -> Finding | None:
+    """A finding for a risky node; checkpoint ops are expected where the variable checkpoint runs them."""
     op, name = node.string(2), node.string(1)
     if op == "PrintV2":
         stream = node.map(5).get("output_stream", Message({})).string(2)
@@ -79,36 +82,18 @@ def _check(node: Message, function: str, checkpoint_functions: set[str]) -> Find
             return Finding(op, name, function, FILE_SYSTEM, f"prints to {stream}")
         return None
     category = RISKY_OPS.get(op)
-    if category is None or (op in CHECKPOINT_OPS and function in checkpoint_functions):
+    if category is None or (op in CHECKPOINT_OPS and in_checkpoint):
         return None
     return Finding(op, name, function, category)
 
 
-def _saver_roots(meta_graph: Message) -> set[str]:
-    """Functions called by the top-level nodes the SaverDef names (save and restore)."""
-    saver = meta_graph.message(3)
-    names = {saver.string(2).split(":")[0], saver.string(3).split(":")[0]} - {""}
-    return {f for node in meta_graph.message(2).messages(1) if node.string(1) in names for f in _called(node)}
-
-
-def _called(node: Message) -> list[str]:
-    """Functions a node calls: `f`, branches, loop bodies — any func-valued attr."""
-    called = []
-    for value in node.map(5).values():
-        called += [value.message(10).string(1)] if 10 in value.raw else []
-        called += [func.string(1) for func in value.message(1).messages(9)]  # list.func
-    return [name for name in called if name]
-
-
-def _reachable(library: dict[str, Message], roots: set[str]) -> set[str]:
-    seen, pending = set(), list(roots)
-    while pending:
-        name = pending.pop()
-        if name in seen or name not in library:
-            continue
-        seen.add(name)
-        pending += [f for node in library[name].messages(3) for f in _called(node)]
-    return seen
+def _saver_nodes(meta_graph: Message) -> list[Message]:
+    """The variable checkpoint's nodes: those the SaverDef names (filename, save and restore) and
+    all they depend on in the top-level graph. A TF1 Saver builds SaveV2, RestoreV2 and
+    MergeV2Checkpoints right there; a TF2 one calls functions that do."""
+    saver = meta_graph.message(3)  # saver_def
+    named = [saver.string(1), saver.string(2), saver.string(3)]  # filename_tensor, save_tensor, restore_op
+    return graph_dependencies(meta_graph, [name for name in named if name])
 
 
 def refuse_untrusted(path: Path, trust: bool) -> None:
