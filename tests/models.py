@@ -293,6 +293,25 @@ def string_output(path: Path) -> Path:
     return path
 
 
+def int32_table(path: Path) -> Path:
+    """A tf.Module whose table maps strings to int32 (tf2onnx and TFLite builtins take only int64)."""
+    tf = tensorflow()
+
+    class Ids(tf.Module):
+        def __init__(self):
+            initializer = tf.lookup.KeyValueTensorInitializer(VOCABULARY, tf.range(len(VOCABULARY), dtype=tf.int32))
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="word")])
+        def serve(self, word):
+            ids = self.table.lookup(word)
+            return {"ids": ids, "next": ids + 1}
+
+    module = Ids()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
 def tf_keras_two_inputs(path: Path) -> Path:
     """A legacy Keras 2 (tf_keras) functional model with two same-shaped inputs and dict outputs,
     saved with `model.save` as a SavedModel."""

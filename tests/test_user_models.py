@@ -21,7 +21,7 @@ def _passes(result) -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", ["same_shaped_inputs", "scalar_input", "upper_case_keys", "with_asserts",
-                                  "string_output", "tf_keras_two_inputs"])
+                                  "string_output", "tf_keras_two_inputs", "int32_table"])
 def test_ports_pass_on_every_target(convert_model, name, target):
     if name == "tf_keras_two_inputs":
         pytest.importorskip("tf_keras")
@@ -29,7 +29,7 @@ def test_ports_pass_on_every_target(convert_model, name, target):
     _passes(result)
     expected = {"same_shaped_inputs": {"sum", "product"}, "scalar_input": {"y"}, "upper_case_keys": {"Y"},
                 "with_asserts": {"pooled"}, "string_output": {"words", "known"},
-                "tf_keras_two_inputs": {"scores", "offsets"}}[name]
+                "tf_keras_two_inputs": {"scores", "offsets"}, "int32_table": {"ids", "next"}}[name]
     assert {o.output for o in result.outputs} == expected
 
 
@@ -86,3 +86,10 @@ def test_string_outputs_are_stored_without_pickles(saved_model, tmp_path):
     words = read_golden(golden.path).outputs["serving_default"]["words"]
     assert words.dtype.kind == "S" and words.shape == (3, 1, 3)
     assert set(np.unique(words)) <= {w.encode() for w in ["apple", "banana", "cherry", "date", "elderberry", "[UNK]"]}
+
+
+def test_int32_table_is_held_as_int64_without_flex(convert_model):
+    result = convert_model("tflite", "int32_table")
+    _passes(result)
+    assert any("holds int64 instead of int32" in note for note in result.notes), result.notes
+    assert not result.metadata["select_tf_ops"]

@@ -5,8 +5,9 @@
 - Table lookups (tfport.flat_lookups, for TF.js): TF.js drops the keys' shape from the values.
 - TF1 tables (tfport.tf1_tables): a main op fills tables that only the `table_initializer`
   collection names (TFLite sees no other initializer); the collection goes for tf2onnx, which
-  fails on it; int32 sides of string tables become int64, the only kinds tf2onnx and TFLite
-  builtins convert.
+  fails on it.
+- String <-> int32 tables, TF1 or TF2 (tfport.int32_tables): the int32 side becomes int64, the
+  only kind tf2onnx and TFLite builtins convert.
 - jit_compile functions (Keras 3 wraps `Conv2D(groups > 1)` in one): converters do not inline a
   call marked `_XlaMustCompile` (or `_noinline`) and fail on the call op; the marks are dropped.
   TensorFlow's CPU kernels need not run grouped Conv2D without XLA, which is fine: only
@@ -37,9 +38,10 @@ from tfport.fold_tables import fold_vocabulary_tables
 from tfport.graph_edit import add_constant, output_name, rename_output
 from tfport.grouped_conv import rewrite_grouped_convolutions
 from tfport.heavy import tensorflow
+from tfport.int32_tables import widen_int32_tables
 from tfport.savedmodel import SAVED_MODEL_FILE
 from tfport.sign_bit import rewrite_sign_bit_tests
-from tfport.tf1_tables import add_table_main_op, remove_table_collection, widen_int32_tables
+from tfport.tf1_tables import add_table_main_op, remove_table_collection
 
 SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the graph changed
 
