@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfport.graph_edit import add_constant, output_name, rename_output
+from tfport.graph_edit import add_constant, output_name, rename_output, scopes
 
 LOOKUP = "LookupTableFindV2"
 DT_INT32 = 3  # tensorflow/core/framework/types.proto
@@ -18,12 +18,7 @@ DT_INT32 = 3  # tensorflow/core/framework/types.proto
 
 def flatten_lookup_keys(saved_model) -> int:
     """Rewrite every table lookup in a parsed SavedModel proto (graphs and functions); return the count."""
-    count = 0
-    for meta_graph in saved_model.meta_graphs:
-        count += _rewrite_nodes(meta_graph.graph_def.node, None)
-        for function in meta_graph.graph_def.library.function:
-            count += _rewrite_nodes(function.node_def, function)
-    return count
+    return sum(_rewrite_nodes(nodes, function) for nodes, function in scopes(saved_model))
 
 
 def _rewrite_nodes(nodes, function) -> int:

@@ -9,9 +9,19 @@ op names that output differently.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from tfport.heavy import tensorflow
+
+
+def scopes(saved_model) -> Iterator[tuple[object, object | None]]:
+    """(nodes, function) for every top-level graph (function None) and every function body."""
+    for meta_graph in saved_model.meta_graphs:
+        yield meta_graph.graph_def.node, None
+        for function in meta_graph.graph_def.library.function:
+            yield function.node_def, function
 
 
 def add_constant(nodes, name: str, value: np.ndarray, device: str):

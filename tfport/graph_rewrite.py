@@ -35,7 +35,7 @@ import numpy as np
 
 from tfport.flat_lookups import flatten_lookup_keys
 from tfport.fold_tables import fold_vocabulary_tables
-from tfport.graph_edit import add_constant, output_name, rename_output
+from tfport.graph_edit import add_constant, output_name, rename_output, scopes
 from tfport.grouped_conv import rewrite_grouped_convolutions
 from tfport.heavy import tensorflow
 from tfport.int32_tables import widen_int32_tables
@@ -117,12 +117,7 @@ def drop_xla_must_compile(saved_model) -> int:
 
 def rewrite_erfc(saved_model) -> int:
     """Replace every Erfc in a parsed SavedModel proto (graphs and functions); return the count."""
-    count = 0
-    for meta_graph in saved_model.meta_graphs:
-        count += _rewrite_nodes(meta_graph.graph_def.node, None)
-        for function in meta_graph.graph_def.library.function:
-            count += _rewrite_nodes(function.node_def, function)
-    return count
+    return sum(_rewrite_nodes(nodes, function) for nodes, function in scopes(saved_model))
 
 
 def _rewrite_nodes(nodes, function) -> int:

@@ -9,7 +9,7 @@ from tfport.cache import file_digest
 from tfport.errors import BadInputError
 from tfport.golden import MANIFEST, GoldenSet, read_golden
 from tfport.savedmodel import SavedModelInfo
-from tfport.synthesis import SynthesisOptions, inputs_from_file, synthesize_inputs, model_vocabulary
+from tfport.synthesis import SynthesisOptions, inputs_from_file, model_vocabulary, synthesize_inputs
 
 
 def golden_request(synthesis: SynthesisOptions, inputs_file: Path | None) -> dict[str, Any]:
