@@ -83,6 +83,11 @@ def test_golden_from_another_model_and_missing_input_are_reported(saved_model, t
     with pytest.raises(BadInputError, match="recorded from another SavedModel"):
         golden.check_model(mlp.fingerprint, mlp.signatures, "the model")
     np.savez(tmp_path / "g" / signature_file("norm", "inputs"), y=np.zeros((1, 1, 3), np.float32))
+    with pytest.raises(BadInputError, match="norm.inputs.npz changed"):
+        read_golden(tmp_path / "g")
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    del manifest["files"]  # a set edited by hand, hashes and all: its contents are still checked
+    (tmp_path / "g" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BadInputError, match="lacks x"):
         read_golden(tmp_path / "g")
     (tmp_path / "g" / signature_file("norm", "inputs")).unlink()

@@ -57,8 +57,11 @@ def remove_leftovers(directory: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def staged_directory(final: Path) -> Iterator[Path]:
-    """Yield an empty staging directory beside `final`; on success it replaces `final` whole."""
+def staged_directory(final: Path, replace: bool = True) -> Iterator[Path]:
+    """Yield an empty staging directory beside `final`; on success it replaces `final` whole.
+
+    With `replace=False` an existing `final` is kept and the move fails (OSError): for shared
+    caches, where a run may be reading the directory another run would replace."""
     final = Path(final)
     if final.exists():
         claim_directory(final)
@@ -70,7 +73,7 @@ def staged_directory(final: Path) -> Iterator[Path]:
         with _disk_errors(final):
             yield staging
             (staging / OWNER_MARK).touch()
-            _swap_into_place(staging, final)
+            staging.rename(final) if not replace else _swap_into_place(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -233,6 +233,8 @@ def convert(
     min_top1: Top1Opt = None,
     release: Annotated[bool, typer.Option("--release", help="Write a release directory (as `tfport release`).")] = False,
     allow_failed: Annotated[bool, typer.Option("--allow-failed", help="Release artifacts that failed parity too, marked.")] = False,
+    sign: Annotated[Optional[Path], typer.Option("--sign", help="Sign the release's manifest.json with this SSH key "
+                                                 "(ssh-keygen -Y sign, namespace tfport-release).")] = None,
 ) -> None:
     """Convert, run the artifact on its runtime, compare with the SavedModel, write reports.
 
@@ -247,6 +249,8 @@ def convert(
 
         if allow_failed and not release:
             raise BadInputError("--allow-failed only applies to releases: add --release or use `tfport release`")
+        if sign is not None and not release:
+            raise BadInputError("--sign only applies to releases: add --release or use `tfport release`")
 
         job = ConvertJob(
             model_path=model, targets=plan(to, quantize),
@@ -258,7 +262,7 @@ def convert(
         )
         with _stage_display() as stage:
             if release:
-                report, out_dir, manifest = make_release(job, allow_failed, stage)
+                report, out_dir, manifest = make_release(job, allow_failed, stage, sign)
             else:
                 report, out_dir = run_convert(job, stage)
         print_report(report, console)
@@ -266,6 +270,9 @@ def convert(
             from tfport.show import print_release
 
             print_release(manifest, out_dir, console)
+            if sign is not None:
+                console.print(f"signed: [bold]{out_dir / 'manifest.json.sig'}[/] — check it with "
+                              f"`tfport verify {out_dir} --key {sign}.pub`", highlight=False)
         else:
             console.print(f"artifacts and reports in [bold]{out_dir}[/]")
         raise typer.Exit(report.exit_code)
@@ -295,17 +302,25 @@ app.command("release", context_settings=TARGET_OPTIONS)(_release_command)
 def verify(
     directory: Annotated[Path, typer.Argument(help="A release directory (`tfport release --out DIR`).")],
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Also write reports here.")] = None,
+    key: Annotated[Optional[Path], typer.Option("--key", help="SSH public key the manifest must be signed "
+                                                "with; an unsigned or otherwise signed release is refused.")] = None,
 ) -> None:
-    """Re-check a release from the directory alone: every file's SHA-256, then parity on each runtime.
+    """Re-check a release from the directory alone: with --key the manifest's signature first, then
+    every file's SHA-256, then parity on each runtime.
 
     Exit 0 when all files are intact and every artifact passes again, 1 otherwise.
     """
     with _errors_for_people():
         from tfport.render import print_report, write_reports
+        from tfport.signing import signature_path
         from tfport.verify import verify_release
 
         with _stage_display() as stage:
-            verification = verify_release(directory, stage)
+            verification = verify_release(directory, stage, key)
+        if verification.signature:
+            console.print(f"signature: {escape(verification.signature)}", highlight=False, soft_wrap=True)
+        elif signature_path(directory / "manifest.json").is_file():
+            console.print("note: manifest.json is signed; pass --key PUBLIC_KEY to check the signature")
         for problem in verification.problems:
             errors.print(f"[bold red]integrity:[/] {escape(problem)}", highlight=False, soft_wrap=True)
         print_report(verification.report, console)
@@ -394,6 +409,69 @@ def bench(
             console.print(bench_table(result))
             if json_file:
                 Path(json_file).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+cache_app = typer.Typer(help="Show the cache (where, size, entries), prune it or clear it.",
+                        invoke_without_command=True, no_args_is_help=False)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.callback()
+def cache_show(context: typer.Context) -> None:
+    """Where the cache is, its size and entries (least recently used first)."""
+    if context.invoked_subcommand is not None:
+        return
+    with _errors_for_people():
+        import time
+
+        from rich.table import Table
+
+        from tfport.cache_admin import entries, other_contents
+        from tfport.logfile import cache_dir
+        from tfport.render import size_text
+
+        found, others = entries(), other_contents()
+        total = sum(e.size_bytes for e in found) + sum(others.values())
+        console.print(f"cache: [bold]{cache_dir()}[/] ($TFPORT_CACHE), {size_text(total)} — "
+                      f"{sum(e.kind == 'artifact' for e in found)} artifact(s), "
+                      f"{sum(e.kind == 'parity' for e in found)} parity result(s)", highlight=False, soft_wrap=True)
+        table = Table(title_justify="left")
+        for column in ("kind", "holds", "size", "last used", "entry"):
+            table.add_column(column, overflow="fold")
+        for entry in found:
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.last_used))
+            table.add_row(entry.kind, escape(entry.label), size_text(entry.size_bytes), used, entry.path.name)
+        if found:
+            console.print(table)
+        for name, size in others.items():
+            console.print(f"also: {escape(name)} ({size_text(size)})", highlight=False)
+
+
+@cache_app.command("prune")
+def cache_prune(
+    max_size: Annotated[str, typer.Option("--max-size", help="Keep at most this much, e.g. 500MB or 2GB.")],
+) -> None:
+    """Remove least recently used artifacts and parity results until the cache fits in --max-size."""
+    with _errors_for_people():
+        from tfport.cache_admin import parse_size, prune
+        from tfport.render import size_text
+
+        removed = prune(parse_size(max_size))
+        for entry in removed:
+            console.print(f"removed {entry.kind} {escape(entry.label)} ({size_text(entry.size_bytes)})", highlight=False)
+        console.print(f"pruned {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}, "
+                      f"{size_text(sum(e.size_bytes for e in removed))} freed")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached artifact and parity result, and the installed TF.js runtime."""
+    with _errors_for_people():
+        from tfport.cache_admin import clear
+        from tfport.logfile import cache_dir
+        from tfport.render import size_text
+
+        console.print(f"cleared {cache_dir()}: {size_text(clear())} freed", highlight=False)
 
 
 @app.command()

@@ -6,7 +6,8 @@ Layout of a golden set directory:
     <signature>.outputs.npz    the same for the reference outputs
 
 Reading needs only numpy: a golden set replays without TensorFlow. Strings are stored as
-fixed-width bytes arrays, so files load with allow_pickle=False.
+fixed-width bytes arrays, so files load with allow_pickle=False. The manifest records each .npz
+file's size and SHA-256 when written, so a changed file is never taken for the recorded one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tfport import __version__
+from tfport import __version__, cache
 from tfport.atomic import staged_directory
 from tfport.errors import BadInputError
 from tfport.savedmodel import SavedModelInfo, Signature
@@ -96,6 +97,10 @@ def read_golden(path: Path) -> GoldenSet:
             "(or leave out --golden to record one)"
         )
     manifest = _read_manifest(manifest_file)
+    changed = cache.changed_files(path, manifest.get("files", {}), None, MANIFEST)
+    if changed:
+        raise BadInputError(f"golden set {path} is not the one recorded: {'; '.join(changed)} — record it again "
+                            "with `tfport golden MODEL`")
     inputs, outputs = {}, {}
     for key, entry in manifest["signatures"].items():
         inputs[key] = _read_arrays(path / signature_file(key, "inputs"), entry.get("inputs", {}))
@@ -119,6 +124,10 @@ def _read_manifest(manifest_file: Path) -> dict[str, Any]:
         for key, spec in manifest["signatures"].items():
             Signature.from_json(key, spec)
         str(manifest["model"]["fingerprint"])
+        for name, recorded in manifest.get("files", {}).items():  # checked against the files, and read
+            if Path(name).name != name or "\0" in name or not isinstance(recorded["sha256"], str) \
+                    or not isinstance(recorded["size_bytes"], int):
+                raise ValueError(f"files entry {name!r}")
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BadInputError(f"{manifest_file} is incomplete or malformed ({exc!r})") from None
     return manifest
@@ -181,5 +190,6 @@ def write_golden(
         for key in model.signatures:
             np.savez(staging / signature_file(key, "inputs"), **_storable(inputs[key]))
             np.savez(staging / signature_file(key, "outputs"), **_storable(outputs[key]))
+        manifest["files"] = cache.file_table(staging, staging)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return read_golden(path)

@@ -117,11 +117,12 @@ def _golden_for(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: St
         return golden, f"golden set {job.golden_dir}"
     path = out_dir / "golden"
     request = golden_request(job.synthesis, job.inputs_file)
-    reused = None if job.force else reusable_golden(path, model, request)
+    reused, refused = (None, None) if job.force else reusable_golden(path, model, request)
     if reused is not None:
-        return reused, f"reused the golden set in {path} (same model and options)"
+        return reused, f"reused the golden set in {path} (same model and options, files as recorded)"
     stage("golden", "recording outputs of the SavedModel")
-    return make_golden(model, path, job.synthesis, job.inputs_file), f"recorded a golden set in {path}"
+    why = f" again (the one there was not reused: {refused})" if refused else ""
+    return make_golden(model, path, job.synthesis, job.inputs_file), f"recorded a golden set in {path}{why}"
 
 
 def _calibration(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet) -> Callable[[], Iterator]:
@@ -149,10 +150,11 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
     })
     try:
         with native_stderr_to_log(), staged_directory(final) as staging:
-            record = None if job.force else cache.restore(key, staging)
-            reused = record is not None
-            if reused:
-                result.notes += [*record["notes"], "reused the cached artifact (same SavedModel, options and tool versions)"]
+            record, discarded = (None, None) if job.force else cache.restore(key, staging)
+            result.notes += [discarded] if discarded else []
+            if record is not None:
+                result.notes += [*record["notes"], "reused the cached artifact (same SavedModel, options and tool "
+                                                   "versions; every file's SHA-256 as recorded)"]
             else:
                 stage(result.label, "converting and validating")
                 record = _convert_fresh(target, mode, model, calibration, options, staging, result)
@@ -160,18 +162,19 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                 cache.store(key, staging)
             result.metadata = record["metadata"]
             require_runtime(target)
-            parity_key = _parity_key(key, target, mode, options, golden, job.policy)
-            cached = cache.load_parity(parity_key) if reused else None
+            parity_key = _parity_key(staging, target, mode, options, golden, job.policy)
+            cached = None if job.force else cache.load_parity(parity_key)
             if cached is not None:
                 result.outputs, runtime_notes = cached
-                runtime_notes.append("reused the parity results (same artifact, golden set, tolerances and runtime)")
+                runtime_notes.append("reused the parity results (same artifact bytes, golden set, tolerances and "
+                                     "runtime)")
             else:
                 stage(result.label, "parity on the runtime")
                 result.outputs, runtime_notes = timed_parity(target, mode, staging / record["artifact"],
                                                              result.metadata, options, golden, model.signatures,
                                                              job.policy, result)
                 interrupt.check()
-                cache.store_parity(parity_key, result.outputs, runtime_notes)
+                cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
             result.notes += runtime_notes
         describe_artifact(result, final / record["artifact"], out_dir)
     except TfportError as exc:
@@ -182,13 +185,15 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
     return result
 
 
-def _parity_key(artifact_key: str, target, mode: str, options, golden: GoldenSet, policy) -> str:
-    """Parity is a function of the artifact, the golden set, the tolerances and the runtime options."""
+def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSet, policy) -> str:
+    """Parity is a function of the artifact's bytes (never of how it was made: a changed byte must
+    not inherit a verdict), the golden set's files, the tolerances and the runtime with its options."""
     default = target.tolerances[mode]
     tolerances = {f"{signature}/{output}": policy.for_output(default, target.name, mode, signature, output).to_json()
                   for signature, outputs in golden.outputs.items() for output in outputs}
-    golden_files = {file.name: cache.file_digest(file) for file in sorted(golden.path.iterdir()) if file.is_file()}
-    return cache.artifact_key({"artifact": artifact_key, "golden": golden_files, "tolerances": tolerances,
+    return cache.artifact_key({"artifact": cache.content_digest(artifact_dir),
+                               "golden": cache.file_table(golden.path, golden.path), "tolerances": tolerances,
+                               "target": target.name, "runtime": cache.package_versions(target.packages),
                                "options": options})
 
 

@@ -46,14 +46,19 @@ def make_golden(
     return record_golden(path, model, inputs, provenance, runner)
 
 
-def reusable_golden(path: Path, model: SavedModelInfo, request: dict[str, Any]) -> GoldenSet | None:
-    """The golden set at `path` if it was recorded from this model with this request."""
+def reusable_golden(
+    path: Path, model: SavedModelInfo, request: dict[str, Any]
+) -> tuple[GoldenSet | None, str | None]:
+    """(the golden set at `path`, None) if it was recorded from this model with this request and its
+    files are those recorded; else (None, why not, when the reason is not simply other options)."""
     if not (path / MANIFEST).is_file():
-        return None
+        return None, None
     try:
         golden = read_golden(path)
-    except BadInputError:
-        return None
+    except BadInputError as exc:
+        return None, str(exc)
+    if "files" not in golden.manifest:
+        return None, f"its {MANIFEST} records no file hashes to check the files against (an older tfport wrote it)"
     if golden.fingerprint != model.fingerprint or golden.manifest.get("request") != request:
-        return None
-    return golden
+        return None, None
+    return golden, None

@@ -6,6 +6,7 @@ A release directory is a `tfport convert` out directory, trimmed to what is rele
     <target>-<mode>/         each released artifact beside its tfport.json record
     golden/                  the golden set, so `tfport verify` re-runs parity from this directory alone
     report.json, report.md, report.html, junit.xml    the run that made the release
+    manifest.json.sig        with --sign: the manifest's SSH signature (tfport.signing)
 Artifacts that failed parity are removed and listed in `excluded` with the reason, unless
 `allow_failed` keeps them (marked `released_despite_failure`).
 """
@@ -19,8 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tfport import __version__, cache
-from tfport.atomic import OWNER_MARK, staged_directory, write_text_atomically
+from tfport import __version__, cache, signing
+from tfport.atomic import staged_directory, write_text_atomically
 from tfport.errors import BadInputError
 from tfport.parity import PASS, OutputResult
 from tfport.pipeline import ConvertJob, convert
@@ -34,13 +35,21 @@ SCHEMA_VERSION = 1
 GOLDEN_DIR = "golden"
 
 
-def make_release(job: ConvertJob, allow_failed: bool = False, stage: Stage = no_stage) -> tuple[Report, Path, dict]:
-    """Convert and prove like `convert`, then trim the out directory to a release and write its manifest."""
+def make_release(
+    job: ConvertJob, allow_failed: bool = False, stage: Stage = no_stage, sign_key: Path | None = None,
+) -> tuple[Report, Path, dict]:
+    """Convert and prove like `convert`, then trim the out directory to a release and write its
+    manifest, signed with `sign_key` when given (the key is tried first, before any conversion)."""
     manifest: dict[str, Any] = {}
+    if sign_key is not None:
+        signing.check_signing_key(sign_key)
 
     def finish(report: Report, out_dir: Path) -> None:
         stage("release", "writing the manifest")
         manifest.update(write_release(report, out_dir, job, allow_failed))
+        if sign_key is not None:
+            stage("release", "signing the manifest")
+            signing.sign_manifest(out_dir / MANIFEST, sign_key)
 
     report, out_dir = convert(job, stage, finish)
     return report, out_dir, manifest
@@ -50,6 +59,7 @@ def write_release(report: Report, out_dir: Path, job: ConvertJob, allow_failed: 
     released = [r for r in report.results if r.artifact and (r.verdict == PASS or allow_failed)]
     excluded = [r for r in report.results if r not in released]
     (out_dir / MANIFEST).unlink(missing_ok=True)  # never a manifest describing other files
+    signing.signature_path(out_dir / MANIFEST).unlink(missing_ok=True)  # nor a signature of another manifest
     _remove_unreleased(out_dir, {_directory(r) for r in released})
     _include_golden(Path(report.golden["path"]), out_dir / GOLDEN_DIR)
     manifest = {
@@ -59,26 +69,13 @@ def write_release(report: Report, out_dir: Path, job: ConvertJob, allow_failed: 
         "model": report.model,
         "versions": {"tfport": __version__, **cache.package_versions(("tensorflow", "numpy"))},
         "golden": {"path": GOLDEN_DIR, "samples_per_signature": report.golden.get("samples_per_signature"),
-                   "recorded_with": report.versions, "files": file_table(out_dir, out_dir / GOLDEN_DIR)},
+                   "recorded_with": report.versions, "files": cache.file_table(out_dir, out_dir / GOLDEN_DIR)},
         "artifacts": [_artifact_entry(r, out_dir, job) for r in released],
         "excluded": [{"target": r.target, "quantization": r.quantization, "verdict": r.verdict, "reason": _reason(r)}
                      for r in excluded],
     }
     write_text_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
-
-
-def file_table(root: Path, directory: Path) -> dict[str, dict[str, Any]]:
-    """Every file under `directory` by its path relative to `root`, with size and SHA-256."""
-    return {
-        file.relative_to(root).as_posix(): {"size_bytes": file.stat().st_size, "sha256": cache.file_digest(file)}
-        for file in released_files(directory)
-    }
-
-
-def released_files(directory: Path) -> list[Path]:
-    """The files a release ships under `directory`; tfport's ownership marks are bookkeeping, not content."""
-    return sorted(f for f in directory.rglob("*") if f.is_file() and f.name != OWNER_MARK)
 
 
 def _directory(result: ArtifactResult) -> str:
@@ -109,7 +106,7 @@ def _artifact_entry(result: ArtifactResult, out_dir: Path, job: ConvertJob) -> d
         "target": result.target, "quantization": result.quantization, "path": result.artifact,
         "verdict": result.verdict, "released_despite_failure": result.verdict != PASS,
         "size_bytes": result.size_bytes, "sha256": result.sha256,
-        "files": file_table(out_dir, out_dir / _directory(result)),
+        "files": cache.file_table(out_dir, out_dir / _directory(result)),
         "signatures": _signatures(metadata, report_signatures(result)),
         "runtime": metadata.get("runtime", {}),
         "converter": metadata.get("converter"),

@@ -184,7 +184,7 @@ def _describe(model_dir: Path, version: int | None, meta_graph: Message) -> Save
         signatures=signatures,
         fingerprint=digest,
         fingerprint_source=source,
-        variables=_variables(model_dir),
+        variables=_variables(model_dir, meta_graph),
         assets=_assets(model_dir),
         aliases=_signature_aliases(meta_graph, signatures),
     )
@@ -389,20 +389,47 @@ def _signature_aliases(meta_graph: Message, signatures: dict[str, Signature]) ->
     return aliases
 
 
-def _variables(model_dir: Path) -> list[Variable]:
+VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
+
+
+def _variables(model_dir: Path, meta_graph: Message) -> list[Variable]:
+    """The checkpoint's variables, refusing a model whose graph has variables but whose checkpoint
+    was not copied with it (TensorFlow would only say "You may be trying to load on a different
+    device…"). A TF1 model without variables legitimately has none; TF2 always restores one."""
     index = model_dir / "variables" / "variables.index"
     if not index.is_file():
+        declared = _declared_variables(meta_graph)
+        tf2 = bool(meta_graph.message(7).messages(1))  # an object graph, restored from the checkpoint
+        if declared or tf2:
+            why = f"the model has {declared} variable(s)" if declared else \
+                "a TF2 SavedModel needs its checkpoint even without variables (it restores the object graph)"
+            raise BadInputError(
+                f"{index} is missing, but {why} — the checkpoint was not copied with the model: copy the whole "
+                "SavedModel directory, including variables/ (variables.index and variables.data-*), or export it again"
+            )
         return []
     try:
         entries = list(index_entries(index))
     except (WireError, struct.error) as exc:
         raise BadInputError(f"{index} is not a readable checkpoint index ({exc}) — export the model again") from None
-    return [
+    variables = [
         Variable(name=name, dtype=_dtype(entry.int(1)), bytes=entry.int(5),
                  shape=tuple(d.int(1) for d in entry.message(2).messages(2)))
         for name, entry in entries
         if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")
     ]
+    if any(v.bytes for v in variables) and not any(index.parent.glob("variables.data-*")):
+        raise BadInputError(f"{index.parent} has variables.index but no variables.data-* file — copy the whole "
+                            "variables/ directory with the model, or export it again")
+    return variables
+
+
+def _declared_variables(meta_graph: Message) -> int:
+    """How many variables the graph declares: variable ops of the top-level graph (TF1 and TF2
+    SavedModels both restore through them), or variables of the TF2 object graph."""
+    ops = sum(node.string(2) in VARIABLE_OPS for node in meta_graph.message(2).messages(1))  # graph_def.node
+    objects = sum(7 in node.raw for node in meta_graph.message(7).messages(1))  # SavedObject.variable
+    return max(ops, objects)
 
 
 def _assets(model_dir: Path) -> list[Asset]:

@@ -1,5 +1,6 @@
-"""`tfport verify`: a release directory checked from itself alone — file hashes first, then parity
-again on each artifact's runtime with the tolerances the release applied. Needs no SavedModel."""
+"""`tfport verify`: a release directory checked from itself alone — with a key, the manifest's
+signature first; then file hashes, then parity again on each artifact's runtime with the
+tolerances the release applied. Needs no SavedModel."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfport.cache import changed_files
 from tfport.errors import EXIT_OK, EXIT_PARITY_FAILED, TfportError
 from tfport.golden import read_golden
 from tfport.registry import get_target, require_runtime
-from tfport.release import GOLDEN_DIR, read_manifest, released_files
+from tfport.release import GOLDEN_DIR, MANIFEST, read_manifest
 from tfport.replay import Stage, golden_summary, no_stage, prove, read_record
 from tfport.report import ArtifactResult, Report
+from tfport.signing import verify_signature
 from tfport.tolerance import RecordedTolerances, Tolerance
 
 
@@ -20,14 +23,23 @@ from tfport.tolerance import RecordedTolerances, Tolerance
 class Verification:
     report: Report  # parity re-run of every artifact whose files are intact
     problems: list[str] = field(default_factory=list)  # files missing, changed or not in the manifest
+    signature: str | None = None  # ssh-keygen's confirmation, when a key was given and it verified
 
     @property
     def exit_code(self) -> int:
         return max(EXIT_PARITY_FAILED if self.problems else EXIT_OK, self.report.exit_code)
 
 
-def verify_release(directory: Path, stage: Stage = no_stage) -> Verification:
+def verify_release(directory: Path, stage: Stage = no_stage, public_key: Path | None = None) -> Verification:
+    """Raises SignatureError (exit 1) when `public_key` is given and the manifest is unsigned or
+    does not verify: nothing a changed manifest says is looked at."""
     directory = Path(directory)
+    signature = None
+    if public_key is not None:
+        if not (directory / MANIFEST).is_file():
+            read_manifest(directory)  # names the missing directory or manifest
+        stage("signature", "checking the manifest's signature")
+        signature = verify_signature(directory / MANIFEST, public_key)
     manifest = read_manifest(directory)
     stage("golden", "checking hashes")
     problems = changed_files(directory, manifest["golden"]["files"], directory / GOLDEN_DIR)
@@ -47,24 +59,7 @@ def verify_release(directory: Path, stage: Stage = no_stage) -> Verification:
         results.append(result)
     golden_info = golden_summary(golden) if golden else {"path": str(directory / GOLDEN_DIR)}
     return Verification(Report(model=manifest["model"], golden=golden_info, results=results,
-                               versions=manifest.get("versions", {})), problems)
-
-
-def changed_files(root: Path, listed: dict[str, dict[str, Any]], directory: Path) -> list[str]:
-    """One line per file that is missing, differs from its recorded size or SHA-256, or is not listed."""
-    from tfport.cache import file_digest
-
-    problems = []
-    for name, recorded in listed.items():
-        file = root / name
-        if not file.is_file():
-            problems.append(f"{name} is missing")
-        elif file.stat().st_size != recorded["size_bytes"] or file_digest(file) != recorded["sha256"]:
-            problems.append(f"{name} changed (SHA-256 differs from the manifest)")
-    if directory.is_dir():
-        present = {f.relative_to(root).as_posix() for f in released_files(directory)}
-        problems += [f"{name} is not in the manifest" for name in sorted(present - set(listed))]
-    return problems
+                               versions=manifest.get("versions", {})), problems, signature)
 
 
 def _rerun(result: ArtifactResult, entry: dict[str, Any], directory: Path, golden) -> None:

@@ -134,7 +134,11 @@ class OnnxRunner:
                                                      providers=self._providers)
             except Exception as exc:  # onnxruntime's own exception types: a broken or foreign file
                 reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise BadInputError(f"onnxruntime cannot load {self._files[key]}: {reason}") from None
+                what = ("is not an ONNX model, or a truncated one (its protobuf does not parse)"
+                        if "INVALID_PROTOBUF" in reason or "Protobuf parsing failed" in reason
+                        else "cannot be loaded")
+                raise BadInputError(f"{self._files[key]} {what} — onnxruntime: {reason}; convert the model again, "
+                                    "or copy the whole file") from None
             meta = session.get_modelmeta().custom_metadata_map
             try:
                 labels = {name: json.loads(meta.get(f"tfport.{name}", default))

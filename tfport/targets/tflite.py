@@ -29,6 +29,7 @@ TOLERANCES = {
     "int8": Tolerance(min_cosine=0.99, min_snr_db=15.0, min_top1=0.95),
     "int16x8": Tolerance(min_cosine=0.999, min_snr_db=30.0),
 }
+FILE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier of TFLite's schema
 
 
 class TFLiteRunner:
@@ -49,7 +50,7 @@ class TFLiteRunner:
         try:
             self._interpreter = interpreter_class(model_path=str(artifact), num_threads=options.get(RUNTIME_THREADS))
         except ValueError as exc:
-            raise BadInputError(f"LiteRT cannot load {artifact}: {exc}") from None
+            raise BadInputError(_unloadable(Path(artifact), exc)) from None
         self._runners: dict[str, Any] = {}
         self._aliases: Mapping[str, str] = metadata.get("signature_aliases", {})
 
@@ -67,6 +68,18 @@ class TFLiteRunner:
     def close(self) -> None:
         self._runners.clear()
         self._interpreter = None
+
+
+def _unloadable(artifact: Path, exc: ValueError) -> str:
+    """Why LiteRT refused the file, in words: not a TFLite model at all, or a damaged one."""
+    with open(artifact, "rb") as stream:
+        head = stream.read(8)
+    if head[4:8] != FILE_IDENTIFIER:
+        what = f"is not a TFLite model (no {FILE_IDENTIFIER.decode()} flatbuffer identifier at byte 4)"
+    else:
+        what = f"is a damaged or truncated TFLite model ({artifact.stat().st_size:,} bytes)"
+    return (f"{artifact} {what} — LiteRT cannot load it ({exc}); convert the model again, or copy the whole "
+            "file")
 
 
 def _quantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
