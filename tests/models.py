@@ -514,3 +514,54 @@ def tf1_int32_keys(path: Path) -> Path:
         return {"ids": ids}, {"words": v1.lookup.StaticHashTable(initializer, "?").lookup(ids)}
 
     return _tf1_saved_model(path, build, estimator_main_op=True)
+
+
+# Models whose inputs must fit (issue 13)
+
+
+def bert_style(path: Path) -> Path:
+    """Token ids into a 100-row embedding, a 0/1 attention mask used additively, token types into a
+    2-row embedding: one --int-range for all three would index past the token-type table."""
+    tf = tensorflow()
+
+    class Encoder(tf.Module):
+        def __init__(self):
+            self.words = tf.Variable(tf.random.stateless_normal([100, 8], seed=[1, 1]))
+            self.types = tf.Variable(tf.random.stateless_normal([2, 8], seed=[2, 2]))
+            self.dense = tf.Variable(tf.random.stateless_normal([8, 3], seed=[3, 3]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.int32, name=n)
+                                      for n in ("input_ids", "attention_mask", "token_type_ids")])
+        def serve(self, input_ids, attention_mask, token_type_ids):
+            hidden = tf.gather(self.words, input_ids) + tf.gather(self.types, token_type_ids)
+            scores = tf.reduce_sum(hidden, axis=-1) + (1.0 - tf.cast(attention_mask, tf.float32)) * -1e4
+            weights = tf.nn.softmax(scores, axis=-1)
+            pooled = tf.reduce_sum(hidden * weights[..., tf.newaxis], axis=1)
+            return {"logits": tf.matmul(pooled, self.dense)}
+
+    module = Encoder()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def fully_convolutional(path: Path) -> Path:
+    """A detector with unknown height and width whose receptive field (three 3x3 convs and a 2x2
+    pooling: 12 px) exceeds the default 8 px."""
+    keras = _keras()
+    model = keras.Sequential([
+        keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Conv2D(2, 3), keras.layers.Softmax(),
+    ])
+    model.export(str(path), verbose=False)
+    return path
+
+
+def pixels_0_255(path: Path) -> Path:
+    """Built-in preprocessing that expects 0–255 pixels (Keras Rescaling(1/255)), then a small CNN."""
+    keras = _keras()
+    model = keras.Sequential([
+        keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3),
+    ])
+    model.export(str(path), verbose=False)
+    return path

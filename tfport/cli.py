@@ -41,7 +41,10 @@ SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Synthesized s
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for synthesized inputs.")]
 InputsOpt = Annotated[Optional[Path], typer.Option("--inputs", help=".npz of inputs keyed NAME or SIGNATURE/NAME.")]
 ShapeOpt = Annotated[Optional[list[str]], typer.Option("--shape", help="Shape for unknown dims: NAME=1,224,224,3.")]
-IntRangeOpt = Annotated[str, typer.Option("--int-range", help="Range [low,high) of synthesized integers.")]
+IntRangeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--int-range", help="Range [low,high) of synthesized integers: LO,HI for all, NAME=LO,HI for one input.")]
+FloatRangeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--float-range", help="Range [low,high) of synthesized floats: LO,HI for all, NAME=LO,HI for one input.")]
 StringsOpt = Annotated[Optional[str], typer.Option("--strings", help="Comma-separated words for string inputs.")]
 TrustOpt = Annotated[bool, typer.Option("--trust", help="Load the model even if `tfport scan` flags ops.")]
 
@@ -123,18 +126,34 @@ def _parse_shapes(values: list[str] | None) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _synthesis(samples: int, seed: int, shape: list[str] | None, int_range: str, strings: str | None):
+def _synthesis(samples: int, seed: int, shape: list[str] | None, int_range: list[str] | None,
+               float_range: list[str] | None, strings: str | None):
+    """--int-range / --float-range take LO,HI for every input of that kind, or NAME=LO,HI for one."""
     from tfport.synthesis import SynthesisOptions
 
-    try:
-        low, high = (int(v) for v in int_range.split(","))
-    except ValueError:
-        raise BadInputError(f"--int-range {int_range!r}: write LOW,HIGH, e.g. 0,10") from None
-    if high <= low:
-        raise BadInputError(f"--int-range {int_range!r}: HIGH must be above LOW")
+    ints, int_ranges = _ranges("--int-range", int_range, int)
+    floats, float_ranges = _ranges("--float-range", float_range, float)
     words = [w for w in (strings or "").split(",") if w]
-    return SynthesisOptions(samples=samples, seed=seed, shapes=_parse_shapes(shape),
-                            int_range=(low, high), strings=words)
+    return SynthesisOptions(samples=samples, seed=seed, shapes=_parse_shapes(shape), int_range=ints or (0, 10),
+                            float_range=floats or (0.0, 1.0), ranges={**float_ranges, **int_ranges}, strings=words)
+
+
+def _ranges(flag: str, values: list[str] | None, kind: type) -> tuple[tuple | None, dict[str, tuple]]:
+    """(the global LO,HI if given, {NAME: (LO, HI)})."""
+    overall, named = None, {}
+    for value in values or []:
+        name, _, bounds = value.rpartition("=")
+        try:
+            low, high = (kind(v) for v in bounds.split(","))
+        except ValueError:
+            raise BadInputError(f"{flag} {value!r}: write LOW,HIGH or NAME=LOW,HIGH, e.g. 0,10") from None
+        if high <= low:
+            raise BadInputError(f"{flag} {value!r}: HIGH must be above LOW")
+        if name:
+            named[name] = (low, high)
+        else:
+            overall = (low, high)
+    return overall, named
 
 
 def _policy(config: Path | None, **cli: float | None):
@@ -184,7 +203,8 @@ def golden(
     samples: SamplesOpt = 32,
     seed: SeedOpt = 0,
     shape: ShapeOpt = None,
-    int_range: IntRangeOpt = "0,10",
+    int_range: IntRangeOpt = None,
+    float_range: FloatRangeOpt = None,
     strings: StringsOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write (default golden/<model>).")] = None,
     trust: TrustOpt = False,
@@ -195,7 +215,7 @@ def golden(
         from tfport.pipeline import model_to_load
         from tfport.recording import make_golden
 
-        options = _synthesis(samples, seed, shape, int_range, strings)
+        options = _synthesis(samples, seed, shape, int_range, float_range, strings)
         info = model_to_load(model, trust)
         with _stage_display() as stage, native_stderr_to_log():
             stage("golden", "recording outputs of the SavedModel")
@@ -220,7 +240,8 @@ def convert(
     samples: SamplesOpt = 32,
     seed: SeedOpt = 0,
     shape: ShapeOpt = None,
-    int_range: IntRangeOpt = "0,10",
+    int_range: IntRangeOpt = None,
+    float_range: FloatRangeOpt = None,
     strings: StringsOpt = None,
     trust: TrustOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Convert and record again, ignoring caches.")] = False,
@@ -257,7 +278,7 @@ def convert(
             policy=_policy(config, atol=atol, rtol=rtol, min_cosine=min_cosine,
                            min_snr_db=min_snr_db, min_top1=min_top1),
             out_dir=out, golden_dir=golden_dir, inputs_file=inputs, calibration_file=calibration,
-            synthesis=_synthesis(samples, seed, shape, int_range, strings),
+            synthesis=_synthesis(samples, seed, shape, int_range, float_range, strings),
             target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs,
         )
         with _stage_display() as stage:

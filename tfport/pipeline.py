@@ -87,6 +87,7 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     with native_stderr_to_log():
         golden, golden_note = _golden_for(job, model, out_dir, stage)
     notes.append(golden_note)
+    notes += [f"golden input {name}: {why}" for name, why in golden.manifest.get("inferred", {}).items()]
     calibration = _calibration(job, model, golden)
     report = Report(model=_model_summary(model), golden=golden_summary(golden))
     report.versions = dict(golden.manifest.get("versions", {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ def golden_request(synthesis: SynthesisOptions, inputs_file: Path | None) -> dic
             "shapes": {k: list(v) for k, v in synthesis.shapes.items()},
             "int_range": list(synthesis.int_range),
             "strings": list(synthesis.strings),
+            "float_range": list(synthesis.float_range),
+            "ranges": {k: list(v) for k, v in sorted(synthesis.ranges.items())},
         }
     return request
 
@@ -30,20 +33,63 @@ def make_golden(
     model: SavedModelInfo, path: Path, synthesis: SynthesisOptions, inputs_file: Path | None, runner=None
 ) -> GoldenSet:
     """Record a golden set at `path` (TensorFlow runs the SavedModel once per sample)."""
-    from tfport.reference import record_golden
+    from tfport.reference import SavedModelRunner, record_golden
 
+    runner = runner or SavedModelRunner(model)
+    inferred: dict[str, str] = {}
     if inputs_file is not None:
         inputs = inputs_from_file(inputs_file, model.signatures)
     else:
-        vocabulary = model_vocabulary(model.path)
-        inputs = {key: synthesize_inputs(sig, synthesis, vocabulary) for key, sig in model.signatures.items()
-                  if key not in model.aliases}
+        inputs, inferred = _synthesized(model, synthesis, runner)
         # An alias is the same function: its samples are the kept signature's, so every runtime
         # answers them once (tfport.replay reuses the results).
         inputs |= {alias: inputs[kept] for alias, kept in model.aliases.items()}
     provenance = {"request": golden_request(synthesis, inputs_file),
-                  "inputs": str(inputs_file) if inputs_file else "synthesized"}
+                  "inputs": str(inputs_file) if inputs_file else "synthesized", "inferred": inferred}
     return record_golden(path, model, inputs, provenance, runner)
+
+
+RETRY_DIMS = (16, 32, 64, 128, 224)  # unknown spatial or sequence dims tried when the default is too small
+
+
+def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> tuple[dict, dict[str, str]]:
+    """Inputs of each kept signature, and what was inferred about them ("signature/input" -> why)."""
+    from tfport.input_inference import infer_inputs
+    from tfport.signature_tensors import function_tensors
+
+    vocabulary = model_vocabulary(model.path)
+    inputs, told = {}, {}
+    for key, signature in model.signatures.items():
+        if key in model.aliases:
+            continue
+        function = runner.signature(key)
+        inferred = {name: value for name, value in infer_inputs(
+            function, function_tensors(function, key).inputs, {n: s.dtype for n, s in signature.inputs.items()}
+        ).items() if name not in synthesis.ranges and f"{key}/{name}" not in synthesis.ranges}
+        told |= {f"{key}/{name}": ("0/1 padding mask" if value.mask else f"[{value.low:g}, {value.high:g})")
+                 + f": {value.why}" for name, value in inferred.items()}
+        inputs[key], size_note = _fitting_size(runner, signature, synthesis, vocabulary, inferred)
+        if size_note:
+            told[f"{key}/*"] = size_note
+    return inputs, told
+
+
+def _fitting_size(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred) -> tuple[dict, str | None]:
+    """Synthesized inputs whose unknown dims the model accepts: the default size, else the first of
+    RETRY_DIMS on which the first sample runs (a conv net's receptive field can exceed 8 pixels)."""
+    free = [name for name, spec in signature.inputs.items() if name not in synthesis.shapes
+            and spec.shape is not None and any(d is None for d in spec.shape[1:])]
+    if not free:
+        return synthesize_inputs(signature, synthesis, vocabulary, inferred), None
+    rejected: list[tuple[int, str]] = []  # (size, why the model refused it)
+    for size in (synthesis.default_dim, *(d for d in RETRY_DIMS if d > synthesis.default_dim)):
+        inputs = synthesize_inputs(signature, replace(synthesis, default_dim=size), vocabulary, inferred)
+        problem = runner.rejection(signature.key, {name: array[0] for name, array in inputs.items()})
+        if problem is None:
+            return inputs, (f"unknown dims of {', '.join(free)} set to {size}: the model rejects "
+                            f"{', '.join(str(s) for s, _ in rejected)} ({rejected[0][1]})") if rejected else None
+        rejected.append((size, problem))
+    return synthesize_inputs(signature, synthesis, vocabulary, inferred), None  # record_golden says why it fails
 
 
 def reusable_golden(

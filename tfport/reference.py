@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +31,18 @@ class SavedModelRunner:
         outputs = function(**{name: self._tf.constant(value) for name, value in feed.items()})
         return {name: value.numpy() for name, value in outputs.items()}
 
+    def signature(self, key: str):
+        """The loaded signature function (for reading its graph)."""
+        return self._model.signatures[key]
+
+    def rejection(self, signature: str, feed: Feed) -> str | None:
+        """Why the model refuses to run on `feed` (TensorFlow's reason, one line), or None."""
+        try:
+            self.run(signature, feed)
+        except self._tf.errors.OpError as exc:
+            return _one_line(exc.message)
+        return None
+
     def close(self) -> None:
         self._model = None
 
@@ -51,7 +64,14 @@ def record_golden(
             outputs[key] = outputs[kept]
             continue
         count = len(next(iter(inputs[key].values()))) if inputs[key] else 1
-        per_sample = [runner.run(key, {n: a[i] for n, a in inputs[key].items()}) for i in range(count)]
+        try:
+            per_sample = [runner.run(key, {n: a[i] for n, a in inputs[key].items()}) for i in range(count)]
+        except tf.errors.OpError as exc:
+            raise BadInputError(
+                f"the SavedModel rejects the golden inputs of signature {key!r} "
+                f"({_described(inputs[key])}): {_one_line(exc.message)} — pass --inputs FILE.npz with real samples, "
+                "or fit the synthesized ones with --int-range NAME=LO,HI, --float-range NAME=LO,HI or --shape NAME=…"
+            ) from None
         try:
             outputs[key] = {name: np.stack([s[name] for s in per_sample]) for name in per_sample[0]}
         except ValueError:
@@ -61,6 +81,23 @@ def record_golden(
             ) from None
     versions = {"tensorflow": tf.__version__, "numpy": np.__version__}
     return write_golden(path, model, inputs, outputs, {**provenance, "versions": versions, "aliases": model.aliases})
+
+
+def _one_line(message: str) -> str:
+    """TensorFlow's reason without its graph-location decorations."""
+    text = re.sub(r"\{\{[^}]*\}\}|\[\[[^\]]*\]\]|\s*\[Op:[\w.]+\]", "", message)
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith((" ", "\t"))
+             and not line.startswith(("Graph execution error", "Detected at node", "File "))]
+    return lines[-1] if lines else message.strip()
+
+
+def _described(inputs: Mapping[str, np.ndarray]) -> str:
+    """Each input with its dtype, sample shape and value range, as synthesized or given."""
+    parts = []
+    for name, array in inputs.items():
+        values = f" in [{array.min():g}, {array.max():g}]" if array.size and array.dtype.kind in "iuf" else ""
+        parts.append(f"{name}: {array.dtype} {list(array.shape[1:])}{values}")
+    return "; ".join(parts)
 
 
 def _same_samples(first: Mapping[str, np.ndarray], second: Mapping[str, np.ndarray]) -> bool:

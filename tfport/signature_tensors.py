@@ -27,9 +27,14 @@ class SignatureTensors:
 def signature_tensors(model_dir: Path, tags: Iterable[str], key: str) -> SignatureTensors:
     """Tensor names of signature `key` as converters see them after `tf.saved_model.load`."""
     tf = tensorflow()
+    return function_tensors(tf.saved_model.load(str(model_dir), tags=list(tags) or None).signatures[key], key)
+
+
+def function_tensors(function, key: str) -> SignatureTensors:
+    """Tensor names of a loaded signature function, by the signature's keys."""
+    tensorflow()
     from tensorflow.python.util import nest  # tf.nest lacks the path-keeping flatten
 
-    function = tf.saved_model.load(str(model_dir), tags=list(tags) or None).signatures[key]
     args, kwargs = function.structured_input_signature
     if args:  # signatures take keyword arguments only; a positional one would have no key
         raise ConversionError(f"signature {key!r} takes positional inputs, which have no names to keep")

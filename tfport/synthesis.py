@@ -1,11 +1,14 @@
 """Golden inputs: taken from the user's .npz, or synthesized deterministically from the specs.
 
-Synthesized values (documented in README):
-  floats   uniform in [0, 1)            integers  uniform in --int-range (default [0, 10))
-  bools    fair coin                    strings   --strings, else the model's vocabulary asset and
-                                                  its tables' string keys
-Unknown dims: --shape NAME=d0,d1,... wins; otherwise a leading unknown dim (batch) is 1 and
-any other unknown dim is 8.
+Synthesized values (documented in README), for each input the first that applies:
+  1. a range the user gave for that input (--int-range NAME=LO,HI, --float-range NAME=LO,HI);
+  2. what its graph shows (tfport.input_inference): a table's rows for indices, 0/1 for masks,
+     0–255 for 8-bit or rescaled pixels;
+  3. floats uniform in --float-range (default [0, 1)), integers in --int-range (default [0, 10)),
+     bools a fair coin, strings --strings, else the model's vocabulary asset and its tables'
+     string keys.
+Unknown dims: --shape NAME=d0,d1,... wins; otherwise a leading unknown dim (batch) is 1 and any
+other unknown dim is `default_dim` (8, raised by the recorder when the model rejects that size).
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ class SynthesisOptions:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     int_range: tuple[int, int] = (0, 10)
     strings: Sequence[str] = ()
+    float_range: tuple[float, float] = (0.0, 1.0)
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # per input: NAME or SIGNATURE/NAME
+    default_dim: int = DEFAULT_DIM  # unknown non-batch dims
 
 
-def concrete_shape(name: str, spec: TensorSpec, shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, ...]:
+def concrete_shape(name: str, spec: TensorSpec, shapes: Mapping[str, tuple[int, ...]],
+                   default_dim: int = DEFAULT_DIM) -> tuple[int, ...]:
     if name in shapes:
         shape = tuple(shapes[name])
         if spec.shape is not None and (
@@ -47,26 +54,34 @@ def concrete_shape(name: str, spec: TensorSpec, shapes: Mapping[str, tuple[int, 
     if spec.shape is None:
         raise BadInputError(f"input {name!r} has unknown rank — give its shape with --shape {name}=d0,d1,...")
     return tuple(
-        d if d is not None else (DEFAULT_BATCH if i == 0 else DEFAULT_DIM) for i, d in enumerate(spec.shape)
+        d if d is not None else (DEFAULT_BATCH if i == 0 else default_dim) for i, d in enumerate(spec.shape)
     )
 
 
 def synthesize_inputs(
-    signature: Signature, options: SynthesisOptions, vocabulary: Sequence[str] = ()
+    signature: Signature, options: SynthesisOptions, vocabulary: Sequence[str] = (),
+    inferred: Mapping[str, object] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Stacked samples for every input of `signature`; the same options give the same arrays."""
+    """Stacked samples for every input of `signature`; the same options give the same arrays.
+    `inferred` holds tfport.input_inference.Inferred values by input name."""
     arrays = {}
     for name, spec in signature.inputs.items():
-        shape = (options.samples, *concrete_shape(name, spec, options.shapes))
+        shape = (options.samples, *concrete_shape(name, spec, options.shapes, options.default_dim))
         # Seeded per (seed, signature, input): adding an input does not change the others.
         rng = np.random.default_rng([options.seed, zlib.crc32(f"{signature.key}/{name}".encode())])
-        arrays[name] = _random_array(name, spec.dtype, shape, rng, options, vocabulary)
+        given = options.ranges.get(f"{signature.key}/{name}", options.ranges.get(name))
+        known = (inferred or {}).get(name)
+        arrays[name] = _random_array(name, spec.dtype, shape, rng, options, vocabulary, given, known)
     return arrays
 
 
-def _random_array(name, dtype, shape, rng, options: SynthesisOptions, vocabulary) -> np.ndarray:
+def _random_array(name, dtype, shape, rng, options: SynthesisOptions, vocabulary, given, known) -> np.ndarray:
+    if given is None and known is not None and known.mask:
+        return _padding_mask(shape, rng).astype(np.float32 if dtype == "bfloat16" else dtype)
+    low, high = given or ((known.low, known.high) if known is not None else None) or (
+        options.float_range if dtype in FLOAT_DTYPES else options.int_range)
     if dtype in FLOAT_DTYPES:
-        return rng.random(shape).astype(np.float32 if dtype == "bfloat16" else dtype)
+        return (low + (high - low) * rng.random(shape)).astype(np.float32 if dtype == "bfloat16" else dtype)
     if dtype == "bool":
         return rng.random(shape) < 0.5
     if dtype == "string":
@@ -74,15 +89,21 @@ def _random_array(name, dtype, shape, rng, options: SynthesisOptions, vocabulary
         if not words:
             raise BadInputError(
                 f"input {name!r} takes strings and the model has neither a vocabulary asset nor a table of "
-                "string keys — "
-                "pass --strings word1,word2,... or --inputs FILE.npz"
+                "string keys — pass --strings word1,word2,... or --inputs FILE.npz"
             )
         encoded = np.array([w.encode("utf-8") for w in words])
         return encoded[rng.integers(0, len(words), size=shape)]
     if np.dtype(dtype).kind in "iu":
-        low, high = options.int_range
-        return rng.integers(low, high, size=shape).astype(dtype)
+        return rng.integers(int(low), int(high), size=shape).astype(dtype)
     raise BadInputError(f"input {name!r} has dtype {dtype}, which tfport cannot synthesize — pass --inputs FILE.npz")
+
+
+def _padding_mask(shape: tuple[int, ...], rng) -> np.ndarray:
+    """Ones then zeros along the last axis, at least one one per row: what padding masks look like."""
+    if len(shape) < 2:
+        return np.ones(shape)
+    lengths = rng.integers(1, shape[-1] + 1, size=shape[:-1])
+    return (np.arange(shape[-1]) < lengths[..., np.newaxis]).astype(np.int64)
 
 
 def model_vocabulary(model_dir: Path) -> list[str]:

@@ -1,0 +1,69 @@
+"""Golden inputs that fit the model with no flags: ranges read off the graph, sizes that run."""
+
+import numpy as np
+import pytest
+
+from tfport.errors import EXIT_BAD_INPUT
+from tfport.golden import read_golden
+from tfport.recording import make_golden
+from tfport.savedmodel import inspect_saved_model
+from tfport.synthesis import SynthesisOptions
+
+
+def _golden(saved_model, tmp_path, name, **options):
+    model = inspect_saved_model(saved_model(name))
+    return make_golden(model, tmp_path / f"golden-{name}", SynthesisOptions(samples=8, **options), None)
+
+
+def test_bert_style_inputs_index_their_own_tables(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "bert_style")
+    inputs, inferred = golden.inputs["serving_default"], golden.manifest["inferred"]
+    assert inputs["token_type_ids"].max() <= 1 and inputs["input_ids"].max() >= 50
+    assert set(np.unique(inputs["attention_mask"])) == {0, 1} and (inputs["attention_mask"][..., 0] == 1).all()
+    assert "table of 2 rows" in inferred["serving_default/token_type_ids"]
+    assert "table of 100 rows" in inferred["serving_default/input_ids"]
+    assert "mask" in inferred["serving_default/attention_mask"]
+
+
+def test_rescaled_pixels_get_0_to_255(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "pixels_0_255")
+    (pixels,) = golden.inputs["serving_default"].values()
+    assert pixels.max() > 200 and pixels.min() >= 0
+    assert "Rescaling" in next(iter(golden.manifest["inferred"].values()))
+
+
+def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "fully_convolutional")
+    (image,) = golden.inputs["serving_default"].values()
+    assert image.shape[2:4] == (16, 16)
+    note = golden.manifest["inferred"]["serving_default/*"]
+    assert "set to 16" in note and "rejects 8" in note and "negative" in note
+
+
+@pytest.mark.parametrize("target", ["tflite", "onnx", "tfjs"])
+@pytest.mark.parametrize("name", ["bert_style", "fully_convolutional", "pixels_0_255"])
+def test_inferred_inputs_pass_on_every_target(convert_model, name, target):
+    result = convert_model(target, name)
+    assert not result.error, result.error
+    assert result.outputs and all(o.verdict == "pass" for o in result.outputs), [o.summary() for o in result.outputs]
+    assert any(note.startswith("golden input serving_default/") for note in result.notes), result.notes
+
+
+def test_a_range_given_for_one_input_wins(cli, saved_model, tmp_path):
+    result = cli("golden", saved_model("bert_style"), "--samples", "4", "--int-range", "input_ids=0,20",
+                 "--float-range", "0,2", "--out", tmp_path / "g")
+    assert result.exit_code == 0, result.output
+    golden = read_golden(tmp_path / "g")
+    assert golden.inputs["serving_default"]["input_ids"].max() < 20
+    assert "serving_default/input_ids" not in golden.manifest["inferred"]
+    assert golden.manifest["request"]["ranges"] == {"input_ids": [0, 20]}
+
+
+def test_inputs_the_model_rejects_are_a_bad_input(cli, saved_model, tmp_path):
+    result = cli("golden", saved_model("bert_style"), "--samples", "4", "--int-range", "token_type_ids=0,9",
+                 "--out", tmp_path / "g")
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = " ".join(result.output.split())
+    assert "rejects the golden inputs of signature 'serving_default'" in text
+    assert "token_type_ids: int32 [1, 6] in [0, 8]" in text and "--int-range NAME=LO,HI" in text
+    assert "Traceback" not in result.output
