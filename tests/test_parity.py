@@ -81,3 +81,24 @@ def test_nan_in_reference_must_stay_nan():
     reference = np.array([[np.nan, 1.0]], np.float32)
     assert compare_output("s", "y", reference, reference.copy(), FLOAT32).verdict == PASS
     assert compare_output("s", "y", reference, np.array([[0.0, 1.0]], np.float32), FLOAT32).verdict == FAIL
+
+
+def test_weak_evidence_is_flagged_and_the_verdict_stands():
+    from tfport.parity import weak_evidence
+
+    rng = np.random.default_rng(2)
+    varying = rng.normal(size=(8, 1, 4)).astype(np.float32)
+    assert weak_evidence(varying, FLOAT32) == ""
+    constant = np.tile(varying[:1], (8, 1, 1)) + np.float32(1e-9)
+    assert "same in every sample" in weak_evidence(constant, FLOAT32)
+    assert "same value" in weak_evidence(np.array([[3, 1]] * 8), FLOAT32)
+    assert weak_evidence(np.array([[3], [1]] * 4), FLOAT32) == ""
+    close_scores = np.stack([np.full((1, 3), 0.3) + [[0.0, 1e-6, 2e-6]] for _ in range(8)]) + \
+        rng.normal(scale=1e-3, size=(8, 1, 1))
+    assert "top-1 class leads by a median" in weak_evidence(close_scores, FLOAT32)
+    assert weak_evidence(close_scores, Tolerance(min_snr_db=300)) == ""
+    results = compare_signature("s", {"y": constant}, {"y": constant.copy()}, lambda _: FLOAT32)
+    assert results[0].verdict == PASS and "same in every sample" in results[0].weak_evidence
+    from tfport.parity import OutputResult
+
+    assert OutputResult.from_json(results[0].to_json()).weak_evidence == results[0].weak_evidence

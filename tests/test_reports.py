@@ -65,3 +65,16 @@ def test_matrix_has_a_verdict_per_target_quantization_and_signature():
     assert "serving_default" in text
     rows = [line for line in text.splitlines() if "tflite" in line]
     assert "FAIL" in rows[0] and "ERROR" in rows[1]
+
+
+def test_weak_evidence_reaches_every_report(tmp_path):
+    from tfport.parity import OutputResult
+    from tfport.render import markdown, write_reports
+    from tfport.report import ArtifactResult, Report
+
+    output = OutputResult("serving_default", "count", "pass", weak_evidence="every sample gives the same value — …")
+    report = Report(model={"name": "m"}, golden={}, results=[ArtifactResult("onnx", "float32", outputs=[output])])
+    assert "Weak evidence" in markdown(report) and "serving_default/count" in markdown(report)
+    write_reports(report, tmp_path)
+    assert "weak evidence:" in (tmp_path / "report.html").read_text()
+    assert '"weak_evidence": "every sample gives the same value' in (tmp_path / "report.json").read_text()

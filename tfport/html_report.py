@@ -113,6 +113,8 @@ def _output_section(output: OutputResult) -> str:
     else:
         figures = "<p class='note'>no plots: the output is not a float tensor (compared element by element)</p>"
     message = f"<p class='fail'>{escape(output.message)}</p>" if output.message else ""
+    if output.weak_evidence:
+        message += f"<p class='note'><b>weak evidence:</b> {escape(output.weak_evidence)}</p>"
     return (f"<div class='output'><h3>{escape(output.signature)} / {escape(output.output)}: "
             f"{_verdict(output.verdict)}</h3>{message}<div class='plots'><table><tr><th>metric</th><th>value</th>"
             f"<th>limit</th><th></th></tr>{''.join(rows)}</table>{figures}</div></div>")

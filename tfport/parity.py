@@ -60,6 +60,7 @@ class OutputResult:
     checks: list[Check] = field(default_factory=list)
     tolerance: dict[str, float] = field(default_factory=dict)
     plots: dict[str, Any] = field(default_factory=dict)  # small summaries for report.html (plot_data)
+    weak_evidence: str = ""  # why the golden set does not exercise this output; the verdict stands
 
     @property
     def worst_check(self) -> Check | None:
@@ -75,12 +76,14 @@ class OutputResult:
             "signature": self.signature, "output": self.output, "verdict": self.verdict,
             "message": self.message, "metrics": self.metrics,
             "checks": [c.to_json() for c in self.checks], "tolerance": self.tolerance, "plots": self.plots,
+            "weak_evidence": self.weak_evidence,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> OutputResult:
         return cls(data["signature"], data["output"], data["verdict"], data["message"], dict(data["metrics"]),
-                   [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]), dict(data.get("plots", {})))
+                   [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]), dict(data.get("plots", {})),
+                   str(data.get("weak_evidence", "")))
 
 
 def compare_signature(
@@ -95,8 +98,52 @@ def compare_signature(
             found = ", ".join(sorted(actual)) or "none"
             results.append(OutputResult(signature, name, FAIL, f"output missing from the artifact (it has: {found})"))
             continue
-        results.append(compare_output(signature, name, expected, np.asarray(actual[name]), tolerance_for(name)))
+        result = compare_output(signature, name, expected, np.asarray(actual[name]), tolerance_for(name))
+        result.weak_evidence = weak_evidence(expected, tolerance_for(name))
+        results.append(result)
     return results
+
+
+WEAK_HINT = "the golden set does not exercise this output: give real inputs with --inputs FILE.npz, or fit " \
+            "the synthesized ones with --int-range/--float-range NAME=LO,HI"
+CONSTANT_SPREAD = 1e-6  # relative to the output's scale: float32 noise, not a signal
+
+
+def weak_evidence(reference: np.ndarray, tolerance: Tolerance) -> str:
+    """Why the reference outputs cannot tell a right port from a wrong one, or "".
+
+    An output that is the same in every sample is proven only for that value; class scores whose
+    top-1 lead is smaller than the tolerance lets them move can swap classes and still pass."""
+    if len(reference) < 2:
+        return ""
+    if reference.dtype.kind in "fc":
+        values = np.abs(reference.astype(np.complex128 if reference.dtype.kind == "c" else np.float64))
+        finite = reference[np.isfinite(values).all(axis=tuple(range(1, reference.ndim)))]
+        if len(finite) >= 2:
+            scale = float(np.abs(finite).max()) or 1.0
+            spread = float(np.abs(finite - finite[0]).max())
+            if spread <= CONSTANT_SPREAD * scale:
+                return f"it is (nearly) the same in every sample (spread {spread:.2g} of scale {scale:.2g}) — {WEAK_HINT}"
+        if reference.dtype.kind == "f" and is_class_scores(reference):
+            ordered = np.sort(reference.astype(np.float64), axis=-1)
+            margin = float(np.median(ordered[..., -1] - ordered[..., -2]))
+            resolution = _resolution(reference.astype(np.float64), tolerance)
+            if margin < resolution:
+                return (f"its top-1 class leads by a median {margin:.2g}, less than the {resolution:.2g} the "
+                        f"tolerance lets a score move — {WEAK_HINT}")
+        return ""
+    if all(np.array_equal(reference[0], sample) for sample in reference[1:]):
+        return f"every sample gives the same value — {WEAK_HINT}"
+    return ""
+
+
+def _resolution(reference: np.ndarray, tolerance: Tolerance) -> float:
+    """How far the tolerance lets a typical score move without failing."""
+    if tolerance.atol is not None or tolerance.rtol is not None:
+        return (tolerance.atol or 0.0) + (tolerance.rtol or 0.0) * float(np.median(np.abs(reference)))
+    if tolerance.min_snr_db is not None:
+        return float(np.sqrt(np.mean(reference**2))) * 10 ** (-tolerance.min_snr_db / 20)
+    return 0.0
 
 
 def compare_output(signature: str, name: str, expected: np.ndarray, actual: np.ndarray, tolerance: Tolerance) -> OutputResult:

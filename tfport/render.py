@@ -92,8 +92,16 @@ def print_report(report: Report, console: Console) -> None:
     for result in report.results:
         for note in result.notes:
             console.print(f"[cyan]note[/] {result.label}: {escape(note)}")
+    for where, why in weak_evidence(report).items():
+        console.print(f"[yellow]weak evidence[/] {escape(where)}: {escape(why)}")
     style = VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper()}[/] (exit code {report.exit_code})")
+
+
+def weak_evidence(report: Report) -> dict[str, str]:
+    """"signature/output" -> why its golden samples prove little (the same for every artifact: it is
+    a property of the reference outputs)."""
+    return {f"{o.signature}/{o.output}": o.weak_evidence for r in report.results for o in r.outputs if o.weak_evidence}
 
 
 def junit_xml(report: Report) -> str:
@@ -148,6 +156,9 @@ def markdown(report: Report) -> str:
     notes = [f"- **{r.label}**: {n}" for r in report.results for n in r.notes]
     if notes:
         lines += ["", "Notes:", *notes]
+    weak = [f"- **{where}**: {why}" for where, why in weak_evidence(report).items()]
+    if weak:
+        lines += ["", "Weak evidence (the verdicts stand, but prove little for these outputs):", *weak]
     return "\n".join(lines) + "\n"
 
 
