@@ -565,3 +565,30 @@ def pixels_0_255(path: Path) -> Path:
     ])
     model.export(str(path), verbose=False)
     return path
+
+
+def gpt2_style(path: Path) -> Path:
+    """Token ids (a 50-row embedding plus position embeddings) and a padding mask, causal attention
+    pooled at the last real token."""
+    tf = tensorflow()
+
+    class Decoder(tf.Module):
+        def __init__(self):
+            self.tokens = tf.Variable(tf.random.stateless_normal([50, 8], seed=[4, 4]))
+            self.positions = tf.Variable(tf.random.stateless_normal([7, 8], seed=[5, 5]))
+            self.head = tf.Variable(tf.random.stateless_normal([8, 50], seed=[6, 6]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 7], tf.int64, name="input_ids"),
+                                      tf.TensorSpec([None, 7], tf.int64, name="padding_mask")])
+        def serve(self, input_ids, padding_mask):
+            hidden = tf.gather(self.tokens, input_ids) + self.positions
+            scores = tf.matmul(hidden, hidden, transpose_b=True) / 8.0
+            causal = tf.linalg.band_part(tf.ones([7, 7]), -1, 0)
+            keep = causal * tf.cast(padding_mask, tf.float32)[:, tf.newaxis, :]
+            attended = tf.matmul(tf.nn.softmax(scores + (1.0 - keep) * -1e4), hidden)
+            last = tf.reduce_sum(tf.cast(padding_mask, tf.int32), axis=1) - 1
+            return {"next_token_logits": tf.matmul(tf.gather(attended, last, batch_dims=1), self.head)}
+
+    module = Decoder()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path

@@ -25,6 +25,14 @@ def test_bert_style_inputs_index_their_own_tables(saved_model, tmp_path):
     assert "mask" in inferred["serving_default/attention_mask"]
 
 
+def test_gpt2_style_ids_and_padding_mask(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "gpt2_style")
+    inputs, inferred = golden.inputs["serving_default"], golden.manifest["inferred"]
+    assert inputs["input_ids"].max() < 50 and "table of 50 rows" in inferred["serving_default/input_ids"]
+    mask = inputs["padding_mask"][:, 0]
+    assert (mask[:, 0] == 1).all() and (np.diff(mask, axis=-1) <= 0).all() and (mask == 0).any()
+
+
 def test_rescaled_pixels_get_0_to_255(saved_model, tmp_path):
     golden = _golden(saved_model, tmp_path, "pixels_0_255")
     (pixels,) = golden.inputs["serving_default"].values()
@@ -41,7 +49,7 @@ def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["tflite", "onnx", "tfjs"])
-@pytest.mark.parametrize("name", ["bert_style", "fully_convolutional", "pixels_0_255"])
+@pytest.mark.parametrize("name", ["bert_style", "gpt2_style", "fully_convolutional", "pixels_0_255"])
 def test_inferred_inputs_pass_on_every_target(convert_model, name, target):
     result = convert_model(target, name)
     assert not result.error, result.error
