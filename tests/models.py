@@ -592,3 +592,14 @@ def gpt2_style(path: Path) -> Path:
     module = Decoder()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     return path
+
+
+def text_tokens(path: Path) -> Path:
+    """Raw string tokens through a Keras 3 StringLookup, an Embedding and pooling: no vocabulary
+    file, the words live in the lookup's table."""
+    keras = _keras()
+    tokens = keras.Input((4,), dtype="string", name="tokens")
+    ids = keras.layers.StringLookup(vocabulary=["the", "cat", "sat", "on", "mat"])(tokens)
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(6, 4)(ids))
+    keras.Model(tokens, keras.layers.Dense(2)(pooled)).export(str(path), verbose=False)
+    return path

@@ -33,6 +33,13 @@ def test_gpt2_style_ids_and_padding_mask(saved_model, tmp_path):
     assert (mask[:, 0] == 1).all() and (np.diff(mask, axis=-1) <= 0).all() and (mask == 0).any()
 
 
+def test_raw_string_tokens_come_from_the_lookup_table(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "text_tokens")
+    (tokens,) = golden.inputs["serving_default"].values()
+    assert set(np.unique(tokens)) <= {b"the", b"cat", b"sat", b"on", b"mat", b"<tfport-unknown>"}
+    assert len(np.unique(tokens)) >= 4
+
+
 def test_rescaled_pixels_get_0_to_255(saved_model, tmp_path):
     golden = _golden(saved_model, tmp_path, "pixels_0_255")
     (pixels,) = golden.inputs["serving_default"].values()
@@ -49,7 +56,8 @@ def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["tflite", "onnx", "tfjs"])
-@pytest.mark.parametrize("name", ["bert_style", "gpt2_style", "fully_convolutional", "pixels_0_255"])
+@pytest.mark.parametrize("name", ["bert_style", "gpt2_style", "fully_convolutional", "pixels_0_255",
+                                  "text_tokens"])
 def test_inferred_inputs_pass_on_every_target(convert_model, name, target):
     result = convert_model(target, name)
     assert not result.error, result.error

@@ -68,6 +68,10 @@ def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> 
         ).items() if name not in synthesis.ranges and f"{key}/{name}" not in synthesis.ranges}
         told |= {f"{key}/{name}": ("0/1 padding mask" if value.mask else f"[{value.low:g}, {value.high:g})")
                  + f": {value.why}" for name, value in inferred.items()}
+        if vocabulary and not synthesis.strings:
+            told |= {f"{key}/{name}": f"{len(vocabulary)} words of the model's own vocabulary (asset files and "
+                     "tables' constant keys) and one unknown word"
+                     for name, spec in signature.inputs.items() if spec.dtype == "string"}
         inputs[key], size_note = _fitting_size(runner, signature, synthesis, vocabulary, inferred)
         if size_note:
             told[f"{key}/*"] = size_note
