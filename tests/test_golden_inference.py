@@ -83,3 +83,18 @@ def test_inputs_the_model_rejects_are_a_bad_input(cli, saved_model, tmp_path):
     assert "rejects the golden inputs of signature 'serving_default'" in text
     assert "token_type_ids: int32 [1, 6] in [0, 8]" in text and "--int-range NAME=LO,HI" in text
     assert "Traceback" not in result.output
+
+
+def test_golden_settings_in_tfport_toml_and_flags_win(cli, saved_model, tmp_path):
+    (tmp_path / "tfport.toml").write_text('[golden]\nfloat_range = [0, 2]\n[golden.int_range]\n'
+                                          'input_ids = [0, 30]\ntoken_type_ids = [0, 1]\n')
+    result = cli("golden", saved_model("bert_style"), "--samples", "4", "--int-range", "input_ids=0,10",
+                 "--out", tmp_path / "g")
+    assert result.exit_code == 0, result.output
+    golden = read_golden(tmp_path / "g")
+    assert golden.inputs["serving_default"]["input_ids"].max() < 10
+    assert golden.inputs["serving_default"]["token_type_ids"].max() == 0
+    assert golden.manifest["request"]["ranges"] == {"input_ids": [0, 10], "token_type_ids": [0, 1]}
+    (tmp_path / "tfport.toml").write_text("[golden]\nint_range = 5\n")
+    bad = cli("golden", saved_model("bert_style"), "--out", tmp_path / "g2")
+    assert bad.exit_code == EXIT_BAD_INPUT and "must be [LOW, HIGH]" in bad.output

@@ -127,15 +127,34 @@ def _parse_shapes(values: list[str] | None) -> dict[str, tuple[int, ...]]:
 
 
 def _synthesis(samples: int, seed: int, shape: list[str] | None, int_range: list[str] | None,
-               float_range: list[str] | None, strings: str | None):
-    """--int-range / --float-range take LO,HI for every input of that kind, or NAME=LO,HI for one."""
+               float_range: list[str] | None, strings: str | None, config: Path | None = None):
+    """--int-range / --float-range take LO,HI for every input of that kind, or NAME=LO,HI for one;
+    `[golden]` in tfport.toml (or `[tool.tfport.golden]`) gives the same, and the flags win."""
+    from tfport.config import read_section
     from tfport.synthesis import SynthesisOptions
 
-    ints, int_ranges = _ranges("--int-range", int_range, int)
-    floats, float_ranges = _ranges("--float-range", float_range, float)
-    words = [w for w in (strings or "").split(",") if w]
-    return SynthesisOptions(samples=samples, seed=seed, shapes=_parse_shapes(shape), int_range=ints or (0, 10),
+    settings, origin = read_section("golden", config)
+    ints, int_ranges = _ranges("--int-range", [*_setting_values(settings, "int_range", origin), *(int_range or [])], int)
+    floats, float_ranges = _ranges("--float-range", [*_setting_values(settings, "float_range", origin),
+                                                     *(float_range or [])], float)
+    shapes = {name: tuple(dims) for name, dims in settings.get("shapes", {}).items()} | _parse_shapes(shape)
+    words = [w for w in (strings or "").split(",") if w] or [str(w) for w in settings.get("strings", [])]
+    return SynthesisOptions(samples=samples, seed=seed, shapes=shapes, int_range=ints or (0, 10),
                             float_range=floats or (0.0, 1.0), ranges={**float_ranges, **int_ranges}, strings=words)
+
+
+def _setting_values(settings: dict, key: str, origin: str) -> list[str]:
+    """`int_range = [0, 100]` and `[golden.int_range] token_type_ids = [0, 2]` as the flags' LO,HI / NAME=LO,HI."""
+    value = settings.get(key)
+    if value is None:
+        return []
+    try:
+        if isinstance(value, dict):
+            return [f"{name}={low},{high}" for name, (low, high) in value.items()]
+        low, high = value
+    except (TypeError, ValueError):
+        raise BadInputError(f"{origin}: golden `{key}` must be [LOW, HIGH] or a table of NAME = [LOW, HIGH]") from None
+    return [f"{low},{high}"]
 
 
 def _ranges(flag: str, values: list[str] | None, kind: type) -> tuple[tuple | None, dict[str, tuple]]:
@@ -278,7 +297,7 @@ def convert(
             policy=_policy(config, atol=atol, rtol=rtol, min_cosine=min_cosine,
                            min_snr_db=min_snr_db, min_top1=min_top1),
             out_dir=out, golden_dir=golden_dir, inputs_file=inputs, calibration_file=calibration,
-            synthesis=_synthesis(samples, seed, shape, int_range, float_range, strings),
+            synthesis=_synthesis(samples, seed, shape, int_range, float_range, strings, config),
             target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs,
         )
         with _stage_display() as stage:

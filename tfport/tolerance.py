@@ -16,9 +16,9 @@ from typing import Any
 from tfport.errors import BadInputError
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 
 @dataclass(frozen=True)
@@ -96,24 +96,10 @@ def load_policy(
     config_file: Path | None = None, cli: dict[str, float | None] | None = None, search_dir: Path | None = None
 ) -> TolerancePolicy:
     """Read tolerances from `config_file`, else from tfport.toml or pyproject.toml in `search_dir`."""
-    if config_file is None:
-        base = search_dir or Path.cwd()
-        candidates = [base / "tfport.toml", base / "pyproject.toml"]
-        config_file = next((c for c in candidates if c.is_file()), None)
-    elif not config_file.is_file():
-        raise BadInputError(f"config file not found: {config_file}")
-    if config_file is None:
-        return TolerancePolicy(config={}, cli=cli)
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{config_file} is not valid TOML: {exc}") from None
-    if config_file.name == "pyproject.toml":
-        data = data.get("tool", {}).get("tfport", {})
-    tolerance = data.get("tolerance", {})
-    if not isinstance(tolerance, dict):
-        raise BadInputError(f"{config_file}: `tolerance` must be a table")
-    return TolerancePolicy(config=tolerance, config_origin=str(config_file), cli=cli)
+    from tfport.config import read_section
+
+    tolerance, origin = read_section("tolerance", config_file, search_dir)
+    return TolerancePolicy(config=tolerance, config_origin=origin, cli=cli)
 
 
 @dataclass(frozen=True)
