@@ -8,17 +8,11 @@ global table, a `"<target>"` or `"<target>.<mode>"` table, an `outputs."<output>
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from tfport.errors import BadInputError
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
 
 
 @dataclass(frozen=True)
