@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import quadrants  # examples/quadrants.py
 
 from tfport.heavy import tensorflow
@@ -602,4 +603,116 @@ def text_tokens(path: Path) -> Path:
     ids = keras.layers.StringLookup(vocabulary=["the", "cat", "sat", "on", "mat"])(tokens)
     pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(6, 4)(ids))
     keras.Model(tokens, keras.layers.Dense(2)(pooled)).export(str(path), verbose=False)
+    return path
+
+
+def normalized_features(path: Path) -> Path:
+    """Keras Normalization fitted to features far from [0, 1) (means 10, -5, 100; stds 2, 1, 50),
+    then a Dense: [0, 1) inputs would all sit at one point far outside its data."""
+    keras = _keras()
+    model = keras.Sequential([
+        keras.Input((3,), name="features"), keras.layers.Normalization(mean=[10.0, -5.0, 100.0],
+                                                                        variance=[4.0, 1.0, 2500.0]),
+        keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2),
+    ])
+    model.export(str(path), verbose=False)
+    return path
+
+
+def mutable_vocabulary(path: Path) -> Path:
+    """Words in a MutableHashTable filled before saving: its keys live only in the checkpoint."""
+    tf = tensorflow()
+
+    class Words(tf.Module):
+        def __init__(self):
+            self.table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
+            self.table.insert(tf.constant(["alpha", "beta", "gamma"]), tf.constant([1, 2, 3], tf.int64))
+            self.embedding = tf.Variable(tf.random.stateless_normal([4, 2], seed=[7, 7]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.string, name="words")])
+        def serve(self, words):
+            return {"pooled": tf.reduce_sum(tf.gather(self.embedding, self.table.lookup(words)), axis=1)}
+
+    module = Words()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def uint8_image(path: Path) -> Path:
+    """8-bit pixels in (NHWC, 3 channels), converted to floats inside the model."""
+    tf = tensorflow()
+
+    class Classifier(tf.Module):
+        def __init__(self):
+            self.weights = tf.Variable(tf.random.stateless_normal([3, 2], seed=[8, 8]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.uint8, name="image")])
+        def serve(self, image):
+            return {"scores": tf.matmul(tf.reduce_mean(tf.cast(image, tf.float32), axis=[1, 2]), self.weights)}
+
+    module = Classifier()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+# Noise floors and deliberate changes (issue 13)
+
+
+def _gelu_mlp(path: Path, change: str | None = None) -> Path:
+    """16 -> 64 exact GELU -> 64 tanh -> 4, well conditioned; `change` makes the copy a wrong port
+    would come from: one first-layer weight times 1.01, approximate GELU, or the last bias dropped."""
+    keras = _keras()
+
+    def build(approximate: bool):
+        gelu = lambda x: keras.activations.gelu(x, approximate=approximate)  # noqa: E731
+        return keras.Sequential([keras.Input((16,), name="x"), keras.layers.Dense(64, activation=gelu),
+                                 keras.layers.Dense(64, activation="tanh"), keras.layers.Dense(4)])
+
+    weights = build(False).get_weights()
+    weights[-1] = weights[-1] + 0.1 * np.arange(1, 5, dtype=np.float32)  # a bias worth dropping
+    if change == "weight_scaled":
+        weights[0][3, 5] *= 1.01
+    if change == "bias_dropped":
+        weights[-1] = np.zeros_like(weights[-1])
+    model = build(change == "approximate_gelu")
+    model.set_weights(weights)
+    model.export(str(path), verbose=False)
+    return path
+
+
+def gelu_mlp(path: Path) -> Path:
+    return _gelu_mlp(path)
+
+
+def gelu_mlp_weight_scaled(path: Path) -> Path:
+    return _gelu_mlp(path, "weight_scaled")
+
+
+def gelu_mlp_approximate_gelu(path: Path) -> Path:
+    return _gelu_mlp(path, "approximate_gelu")
+
+
+def gelu_mlp_bias_dropped(path: Path) -> Path:
+    return _gelu_mlp(path, "bias_dropped")
+
+
+def deep_tanh(path: Path) -> Path:
+    """Ill conditioned: 12 tanh layers of 64 with weights of gain 6 (the chaotic regime), so a
+    1e-6 relative change of the input moves the outputs by ~3e-3 of their scale."""
+    tf = tensorflow()
+
+    class DeepTanh(tf.Module):
+        def __init__(self):
+            self.layers = [tf.Variable(tf.random.stateless_normal([16 if i == 0 else 64, 64], seed=[i, 13])
+                                       * (6.0 / np.sqrt(16 if i == 0 else 64))) for i in range(12)]
+            self.head = tf.Variable(tf.random.stateless_normal([64, 4], seed=[99, 13]) / 8.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 16], tf.float32, name="x")])
+        def serve(self, x):
+            for weights in self.layers:
+                x = tf.tanh(tf.matmul(x, weights))
+            return {"y": tf.matmul(x, self.head)}
+
+    module = DeepTanh()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     return path

@@ -25,6 +25,7 @@ import numpy as np
 from tfport import __version__, cache
 from tfport.atomic import staged_directory
 from tfport.errors import BadInputError
+from tfport.noise_floor import NoiseFloor
 from tfport.savedmodel import SavedModelInfo, Signature
 
 MANIFEST = "manifest.json"
@@ -51,6 +52,12 @@ class GoldenSet:
     @property
     def signatures(self) -> dict[str, Signature]:
         return {key: Signature.from_json(key, spec) for key, spec in self.manifest["signatures"].items()}
+
+    def noise_floor(self, signature: str, output: str) -> NoiseFloor | None:
+        """How far the SavedModel's own output moves under float32-level input changes; None when not
+        measured (an older tfport recorded the set, or no input of the signature is float32/64)."""
+        entry = self.manifest.get("noise_floor", {}).get(signature, {}).get(output)
+        return None if entry is None else NoiseFloor.from_json(entry)
 
     def sample_count(self, signature: str) -> int:
         return len(next(iter(self.inputs[signature].values()))) if self.inputs[signature] else 1
@@ -124,6 +131,9 @@ def _read_manifest(manifest_file: Path) -> dict[str, Any]:
         for key, spec in manifest["signatures"].items():
             Signature.from_json(key, spec)
         str(manifest["model"]["fingerprint"])
+        for floors in manifest.get("noise_floor", {}).values():
+            for floor in floors.values():
+                NoiseFloor.from_json(floor)
         for name, recorded in manifest.get("files", {}).items():  # checked against the files, and read
             if Path(name).name != name or "\0" in name or not isinstance(recorded["sha256"], str) \
                     or not isinstance(recorded["size_bytes"], int):

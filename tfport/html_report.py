@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
+from tfport.noise_floor import describe as describe_limits
 from tfport.parity import OutputResult
 from tfport.render import signature_verdicts, size_text
 from tfport.report import ArtifactResult, Report
@@ -113,6 +114,8 @@ def _output_section(output: OutputResult) -> str:
     else:
         figures = "<p class='note'>no plots: the output is not a float tensor (compared element by element)</p>"
     message = f"<p class='fail'>{escape(output.message)}</p>" if output.message else ""
+    if output.limits:
+        message += f"<p class='note'><b>limits:</b> {escape(describe_limits(output.limits))}</p>"
     if output.weak_evidence:
         message += f"<p class='note'><b>weak evidence:</b> {escape(output.weak_evidence)}</p>"
     return (f"<div class='output'><h3>{escape(output.signature)} / {escape(output.output)}: "

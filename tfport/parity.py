@@ -61,6 +61,7 @@ class OutputResult:
     tolerance: dict[str, float] = field(default_factory=dict)
     plots: dict[str, Any] = field(default_factory=dict)  # small summaries for report.html (plot_data)
     weak_evidence: str = ""  # why the golden set does not exercise this output; the verdict stands
+    limits: dict[str, Any] = field(default_factory=dict)  # fixed and noise-floor limit, which applied (noise_floor)
 
     @property
     def worst_check(self) -> Check | None:
@@ -76,14 +77,14 @@ class OutputResult:
             "signature": self.signature, "output": self.output, "verdict": self.verdict,
             "message": self.message, "metrics": self.metrics,
             "checks": [c.to_json() for c in self.checks], "tolerance": self.tolerance, "plots": self.plots,
-            "weak_evidence": self.weak_evidence,
+            "weak_evidence": self.weak_evidence, "limits": self.limits,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> OutputResult:
         return cls(data["signature"], data["output"], data["verdict"], data["message"], dict(data["metrics"]),
                    [Check.from_json(c) for c in data["checks"]], dict(data["tolerance"]), dict(data.get("plots", {})),
-                   str(data.get("weak_evidence", "")))
+                   str(data.get("weak_evidence", "")), dict(data.get("limits", {})))
 
 
 def compare_signature(

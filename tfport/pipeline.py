@@ -23,7 +23,7 @@ from tfport.logfile import file_logger, log_path, native_stderr_to_log
 from tfport.plugin import ConversionRequest
 from tfport.recording import golden_request, make_golden, reusable_golden
 from tfport.registry import check_mode, check_options_known, get_target, require_runtime, target_options_for
-from tfport.replay import Stage, describe_artifact, golden_summary, no_stage, timed_parity
+from tfport.replay import Stage, describe_artifact, golden_summary, no_stage, output_tolerance, timed_parity
 from tfport.report import ArtifactResult, Report
 from tfport.savedmodel import SavedModelInfo, inspect_saved_model, require_signatures
 from tfport.scan import refuse_untrusted
@@ -189,8 +189,7 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
 def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSet, policy) -> str:
     """Parity is a function of the artifact's bytes (never of how it was made: a changed byte must
     not inherit a verdict), the golden set's files, the tolerances and the runtime with its options."""
-    default = target.tolerances[mode]
-    tolerances = {f"{signature}/{output}": policy.for_output(default, target.name, mode, signature, output).to_json()
+    tolerances = {f"{signature}/{output}": output_tolerance(target, mode, golden, policy, signature, output)[0].to_json()
                   for signature, outputs in golden.outputs.items() for output in outputs}
     return cache.artifact_key({"artifact": cache.content_digest(artifact_dir),
                                "golden": cache.file_table(golden.path, golden.path), "tolerances": tolerances,

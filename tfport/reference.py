@@ -5,14 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from tfport import noise_floor
 from tfport.errors import BadInputError
 from tfport.golden import GoldenSet, write_golden
 from tfport.heavy import tensorflow
 from tfport.plugin import Feed
 from tfport.savedmodel import SavedModelInfo
+
+
+class Rejection(NamedTuple):
+    """Why the model refused a feed: TensorFlow's reason in one line, and the node that raised it
+    (tfport.input_inference finds the inputs that reach that node)."""
+
+    reason: str
+    node: str | None
 
 
 class SavedModelRunner:
@@ -35,12 +45,13 @@ class SavedModelRunner:
         """The loaded signature function (for reading its graph)."""
         return self._model.signatures[key]
 
-    def rejection(self, signature: str, feed: Feed) -> str | None:
-        """Why the model refuses to run on `feed` (TensorFlow's reason, one line), or None."""
+    def rejection(self, signature: str, feed: Feed) -> Rejection | None:
+        """Why the model refuses to run on `feed`, or None."""
         try:
             self.run(signature, feed)
         except self._tf.errors.OpError as exc:
-            return _one_line(exc.message)
+            node = re.search(r"\{\{node ([^}]+)\}\}", exc.message)
+            return Rejection(_one_line(exc.message), node.group(1) if node else None)
         return None
 
     def close(self) -> None:
@@ -54,14 +65,14 @@ def record_golden(
     provenance: Mapping,
     runner: SavedModelRunner | None = None,
 ) -> GoldenSet:
-    """Run the SavedModel on every sample and store inputs with its outputs."""
+    """Run the SavedModel on every sample and store inputs with its outputs, and its noise floor."""
     tf = tensorflow()
     runner = runner or SavedModelRunner(model)
-    outputs = {}
+    outputs, floors = {}, {}
     for key in sorted(model.signatures, key=lambda k: k in model.aliases):  # kept signatures first
         kept = model.aliases.get(key)
         if kept is not None and _same_samples(inputs[key], inputs[kept]):
-            outputs[key] = outputs[kept]
+            outputs[key], floors[key] = outputs[kept], floors[kept]
             continue
         count = len(next(iter(inputs[key].values()))) if inputs[key] else 1
         try:
@@ -69,7 +80,7 @@ def record_golden(
         except tf.errors.OpError as exc:
             raise BadInputError(
                 f"the SavedModel rejects the golden inputs of signature {key!r} "
-                f"({_described(inputs[key])}): {_one_line(exc.message)} — pass --inputs FILE.npz with real samples, "
+                f"({described_inputs(inputs[key])}): {_one_line(exc.message)} — pass --inputs FILE.npz with real samples, "
                 "or fit the synthesized ones with --int-range NAME=LO,HI, --float-range NAME=LO,HI or --shape NAME=…"
             ) from None
         try:
@@ -79,8 +90,22 @@ def record_golden(
                 f"signature {key!r} returns outputs whose shape changes from sample to sample — "
                 "pass --inputs with samples of one shape"
             ) from None
+        floors[key] = _noise_floor(runner, key, inputs[key], outputs[key], count)
     versions = {"tensorflow": tf.__version__, "numpy": np.__version__}
-    return write_golden(path, model, inputs, outputs, {**provenance, "versions": versions, "aliases": model.aliases})
+    return write_golden(path, model, inputs, outputs, {
+        **provenance, "versions": versions, "aliases": model.aliases, "noise_floor_method": noise_floor.METHOD,
+        "noise_floor": {key: {name: floor.to_json() for name, floor in found.items()} for key, found in floors.items()},
+    })
+
+
+def _noise_floor(runner: SavedModelRunner, key: str, inputs, outputs, count: int) -> dict:
+    """The signature's noise floor; none when the nudged inputs are refused (a model that checks an
+    exact range): its outputs are then judged by the fixed tolerances."""
+    feeds = [{n: a[i] for n, a in inputs.items()} for i in range(count)]
+    try:
+        return noise_floor.measure(lambda feed: runner.run(key, feed), feeds, outputs)
+    except tensorflow().errors.OpError:
+        return {}
 
 
 def _one_line(message: str) -> str:
@@ -91,7 +116,7 @@ def _one_line(message: str) -> str:
     return lines[-1] if lines else message.strip()
 
 
-def _described(inputs: Mapping[str, np.ndarray]) -> str:
+def described_inputs(inputs: Mapping[str, np.ndarray]) -> str:
     """Each input with its dtype, sample shape and value range, as synthesized or given."""
     parts = []
     for name, array in inputs.items():

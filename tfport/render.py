@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tfport.atomic import write_text_atomically
+from tfport.noise_floor import describe as describe_limits
 from tfport.parity import OutputResult
 from tfport.report import ArtifactResult, Report
 
@@ -42,8 +43,11 @@ def _verdict(result: ArtifactResult, output: OutputResult | None) -> str:
     return output.verdict if output else result.verdict
 
 
-def _detail(result: ArtifactResult, output: OutputResult | None) -> str:
-    return output.summary() if output else result.error
+def _detail(result: ArtifactResult, output: OutputResult | None, separator: str = "\n") -> str:
+    """The worst check, then the limits behind it (fixed and noise floor) when the golden set knows both."""
+    if output is None:
+        return result.error
+    return separator.join(part for part in (output.summary(), describe_limits(output.limits)) if part)
 
 
 def terminal_table(report: Report) -> Table:
@@ -150,7 +154,7 @@ def markdown(report: Report) -> str:
         cells = [
             result.target, result.quantization, output.signature if output else "",
             output.output if output else "", f"{icon[verdict]} {verdict}",
-            _detail(result, output).replace("|", "\\|"), size_text(result.size_bytes),
+            _detail(result, output, "<br>").replace("|", "\\|"), size_text(result.size_bytes),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- **{r.label}**: {n}" for r in report.results for n in r.notes]

@@ -14,6 +14,7 @@ from tfport import cache
 from tfport.errors import BadInputError, TfportError
 from tfport.golden import GoldenSet, read_golden
 from tfport.logfile import native_stderr_to_log
+from tfport.noise_floor import judged
 from tfport.parity import OutputResult, compare_signature
 from tfport.plugin import Runner, Target
 from tfport.registry import (
@@ -26,7 +27,7 @@ from tfport.registry import (
 )
 from tfport.report import ArtifactResult, Report
 from tfport.savedmodel import Signature
-from tfport.tolerance import TolerancePolicy
+from tfport.tolerance import Tolerance, TolerancePolicy
 
 Stage = Callable[[str, str], None]  # (task, what it is doing now): drives a progress display
 
@@ -42,7 +43,6 @@ def run_parity(
     """Run every golden sample through `runner` and compare with the recorded outputs."""
     import numpy as np
 
-    default = target.tolerances[mode]
     answered: dict[str, dict[str, np.ndarray]] = {}
     for key in sorted(signatures, key=lambda k: k in golden.aliases):  # kept signatures first
         kept = golden.aliases.get(key)
@@ -52,14 +52,23 @@ def run_parity(
             continue
         per_sample = [runner.run(key, feed) for feed in golden.feeds(key)]
         answered[key] = {name: np.stack([s[name] for s in per_sample]) for name in per_sample[0]} if per_sample else {}
-    return [
-        result
-        for key in signatures
-        for result in compare_signature(
-            key, golden.outputs[key], answered[key],
-            lambda output, key=key: policy.for_output(default, target.name, mode, key, output),
-        )
-    ]
+    results = []
+    for key in signatures:
+        limits = {output: output_tolerance(target, mode, golden, policy, key, output) for output in golden.outputs[key]}
+        for result in compare_signature(key, golden.outputs[key], answered[key], lambda output, limits=limits: limits[output][0]):
+            result.limits = limits[result.output][1]
+            results.append(result)
+    return results
+
+
+def output_tolerance(
+    target: Target, mode: str, golden: GoldenSet, policy: TolerancePolicy, signature: str, output: str,
+) -> tuple[Tolerance, dict[str, Any]]:
+    """The tolerance one output is judged by — the target's default, the user's config and flags,
+    then the golden set's noise floor (tfport.noise_floor.judged) — and the limits behind it."""
+    tolerance = policy.for_output(target.tolerances[mode], target.name, mode, signature, output)
+    given = policy.for_output(Tolerance(), target.name, mode, signature, output)
+    return judged(tolerance, given, mode, golden.noise_floor(signature, output))
 
 
 def timed_parity(
