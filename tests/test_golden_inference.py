@@ -47,6 +47,30 @@ def test_rescaled_pixels_get_0_to_255(saved_model, tmp_path):
     assert "Rescaling" in next(iter(golden.manifest["inferred"].values()))
 
 
+def test_normalized_features_get_mean_plus_minus_two_std(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "normalized_features")
+    features = golden.inputs["serving_default"]["features"].reshape(-1, 3)
+    mean, std = np.array([10.0, -5.0, 100.0]), np.array([2.0, 1.0, 50.0])
+    assert (features >= mean - 2 * std).all() and (features <= mean + 2 * std).all()
+    assert (features.std(axis=0) > 0.5 * std).all()
+    note = golden.manifest["inferred"]["serving_default/features"]
+    assert "3 per-feature ranges within [-7, 200)" in note and "Normalization" in note and "mean ± 2·std" in note
+
+
+def test_uint8_images_get_0_to_255(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "uint8_image")
+    image = golden.inputs["serving_default"]["image"]
+    assert image.dtype == np.uint8 and image.max() > 200
+    assert "8-bit unsigned image (4 dims, 3 channels)" in golden.manifest["inferred"]["serving_default/image"]
+
+
+def test_words_of_a_table_restored_from_the_checkpoint(saved_model, tmp_path):
+    golden = _golden(saved_model, tmp_path, "mutable_vocabulary")
+    words = set(np.unique(golden.inputs["serving_default"]["words"]))
+    assert words == {b"alpha", b"beta", b"gamma", b"<tfport-unknown>"}
+    assert "3 words of the model's own vocabulary" in golden.manifest["inferred"]["serving_default/words"]
+
+
 def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
     golden = _golden(saved_model, tmp_path, "fully_convolutional")
     (image,) = golden.inputs["serving_default"].values()
@@ -57,7 +81,7 @@ def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
 
 @pytest.mark.parametrize("target", ["tflite", "onnx", "tfjs"])
 @pytest.mark.parametrize("name", ["bert_style", "gpt2_style", "fully_convolutional", "pixels_0_255",
-                                  "text_tokens"])
+                                  "text_tokens", "normalized_features"])
 def test_inferred_inputs_pass_on_every_target(convert_model, name, target):
     result = convert_model(target, name)
     assert not result.error, result.error
@@ -80,8 +104,9 @@ def test_inputs_the_model_rejects_are_a_bad_input(cli, saved_model, tmp_path):
                  "--out", tmp_path / "g")
     assert result.exit_code == EXIT_BAD_INPUT
     text = " ".join(result.output.split())
-    assert "rejects the golden inputs of signature 'serving_default'" in text
-    assert "token_type_ids: int32 [1, 6] in [0, 8]" in text and "--int-range NAME=LO,HI" in text
+    assert "rejects the golden inputs of signature 'serving_default': indices" in text
+    assert "(node Gather_1, which reads token_type_ids: int32 [1, 6] in [0, 8])" in text
+    assert "fit it with --int-range token_type_ids=LO,HI" in text and "input_ids" not in text
     assert "Traceback" not in result.output
 
 
@@ -98,3 +123,15 @@ def test_golden_settings_in_tfport_toml_and_flags_win(cli, saved_model, tmp_path
     (tmp_path / "tfport.toml").write_text("[golden]\nint_range = 5\n")
     bad = cli("golden", saved_model("bert_style"), "--out", tmp_path / "g2")
     assert bad.exit_code == EXIT_BAD_INPUT and "must be [LOW, HIGH]" in bad.output
+
+
+def test_golden_settings_in_pyproject_given_by_config(cli, saved_model, tmp_path):
+    settings = tmp_path / "project" / "pyproject.toml"
+    settings.parent.mkdir()
+    settings.write_text('[tool.tfport.golden]\nint_range = [0, 3]\n[tool.tfport.golden.shapes]\n'
+                        'input_ids = [2, 6]\n')
+    result = cli("golden", saved_model("bert_style"), "--samples", "2", "--config", settings, "--out", tmp_path / "g")
+    assert result.exit_code == 0, result.output
+    golden = read_golden(tmp_path / "g")
+    assert golden.manifest["request"]["int_range"] == [0, 3]
+    assert golden.inputs["serving_default"]["input_ids"].shape == (2, 2, 6)

@@ -1,4 +1,5 @@
-"""Read a TensorFlow checkpoint's `variables.index` (a LevelDB-format table) without TensorFlow."""
+"""Read a TensorFlow checkpoint's `variables.index` (a LevelDB-format table) without TensorFlow,
+and the string tensors it points to in `variables.data-*` (the keys of tables the checkpoint restores)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
 BLOCK_TRAILER_SIZE = 5  # compression type byte + crc32c
 NO_COMPRESSION = 0
+DT_STRING = 7
+LENGTHS_CRC_SIZE = 4  # a string tensor's data: varint lengths, their crc32c, then the bytes
 
 
 def index_entries(index_file: Path) -> Iterator[tuple[str, Message]]:
@@ -26,6 +29,33 @@ def index_entries(index_file: Path) -> Iterator[tuple[str, Message]]:
         for key, value in _block_entries(data, _block_handle(handle, 0)[0]):
             if key:  # the empty key holds the BundleHeaderProto
                 yield key.decode("utf-8", "replace"), Message.parse(value)
+
+
+def checkpoint_strings(index_file: Path, name_suffix: str) -> list[str]:
+    """The elements of every string tensor whose name ends with `name_suffix` (e.g. the
+    `/.ATTRIBUTES/table-keys` of a MutableHashTable), read from the data shards beside the index."""
+    words: list[str] = []
+    for name, entry in index_entries(index_file):
+        if not name.endswith(name_suffix) or entry.int(1) != DT_STRING:  # BundleEntryProto.dtype
+            continue
+        count = 1
+        for dim in entry.message(2).messages(2):  # shape.dim[].size
+            count *= dim.int(1)
+        shards = sorted(Path(index_file).parent.glob(f"{Path(index_file).stem}.data-{entry.int(3):05d}-of-*"))
+        if not shards or not count:
+            continue
+        with shards[0].open("rb") as shard:
+            shard.seek(entry.int(4))  # offset
+            data = shard.read(entry.int(5))  # size
+        lengths, position = [], 0
+        for _ in range(count):
+            length, position = read_varint(data, position)
+            lengths.append(length)
+        position += LENGTHS_CRC_SIZE
+        for length in lengths:
+            words.append(data[position:position + length].decode("utf-8", "replace"))
+            position += length
+    return words
 
 
 def _block_handle(data: bytes, position: int) -> tuple[tuple[int, int], int]:

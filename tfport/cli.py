@@ -31,7 +31,7 @@ errors = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 state = {"debug": False}
 
 ModelArg = Annotated[Path, typer.Argument(help="SavedModel directory (or a TF-Serving base with numbered versions).")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="tfport.toml or pyproject.toml with tolerances.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="tfport.toml or pyproject.toml with tolerances and golden settings.")]
 AtolOpt = Annotated[Optional[float], typer.Option("--atol", help="Absolute tolerance, every output.")]
 RtolOpt = Annotated[Optional[float], typer.Option("--rtol", help="Relative tolerance, every output.")]
 CosineOpt = Annotated[Optional[float], typer.Option("--min-cosine", help="Minimum cosine similarity.")]
@@ -227,6 +227,7 @@ def golden(
     strings: StringsOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory to write (default golden/<model>).")] = None,
     trust: TrustOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Record a golden set: input samples and the outputs the SavedModel computes for them."""
     with _errors_for_people():
@@ -234,7 +235,7 @@ def golden(
         from tfport.pipeline import model_to_load
         from tfport.recording import make_golden
 
-        options = _synthesis(samples, seed, shape, int_range, float_range, strings)
+        options = _synthesis(samples, seed, shape, int_range, float_range, strings, config)
         info = model_to_load(model, trust)
         with _stage_display() as stage, native_stderr_to_log():
             stage("golden", "recording outputs of the SavedModel")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfport.cache import file_digest
 from tfport.errors import BadInputError
 from tfport.golden import MANIFEST, GoldenSet, read_golden
 from tfport.savedmodel import SavedModelInfo
 from tfport.synthesis import SynthesisOptions, inputs_from_file, model_vocabulary, synthesize_inputs
+
+if TYPE_CHECKING:
+    from tfport.reference import Rejection
 
 
 def golden_request(synthesis: SynthesisOptions, inputs_file: Path | None) -> dict[str, Any]:
@@ -63,37 +66,67 @@ def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> 
         if key in model.aliases:
             continue
         function = runner.signature(key)
-        inferred = {name: value for name, value in infer_inputs(
-            function, function_tensors(function, key).inputs, {n: s.dtype for n, s in signature.inputs.items()}
-        ).items() if name not in synthesis.ranges and f"{key}/{name}" not in synthesis.ranges}
-        told |= {f"{key}/{name}": ("0/1 padding mask" if value.mask else f"[{value.low:g}, {value.high:g})")
-                 + f": {value.why}" for name, value in inferred.items()}
+        tensors = function_tensors(function, key).inputs
+        inferred = {name: value for name, value in infer_inputs(function, tensors, signature.inputs).items()
+                    if name not in synthesis.ranges and f"{key}/{name}" not in synthesis.ranges}
+        told |= {f"{key}/{name}": f"{value.describe()}: {value.why}" for name, value in inferred.items()}
         if vocabulary and not synthesis.strings:
-            told |= {f"{key}/{name}": f"{len(vocabulary)} words of the model's own vocabulary (asset files and "
-                     "tables' constant keys) and one unknown word"
+            told |= {f"{key}/{name}": f"{len(vocabulary)} words of the model's own vocabulary (asset files, "
+                     "tables filled from constants or restored from the checkpoint) and one unknown word"
                      for name, spec in signature.inputs.items() if spec.dtype == "string"}
-        inputs[key], size_note = _fitting_size(runner, signature, synthesis, vocabulary, inferred)
+        inputs[key], size_note = _fitting_size(runner, signature, synthesis, vocabulary, inferred, function, tensors)
         if size_note:
             told[f"{key}/*"] = size_note
     return inputs, told
 
 
-def _fitting_size(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred) -> tuple[dict, str | None]:
-    """Synthesized inputs whose unknown dims the model accepts: the default size, else the first of
-    RETRY_DIMS on which the first sample runs (a conv net's receptive field can exceed 8 pixels)."""
+def _fitting_size(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred, function,
+                  tensors: dict[str, str]) -> tuple[dict, str | None]:
+    """Synthesized inputs whose first sample the model runs: unknown dims at the default size, else
+    at the first of RETRY_DIMS that runs (a conv net's receptive field can exceed 8 pixels). Inputs
+    it rejects at every size are a bad input, never an internal error."""
     free = [name for name, spec in signature.inputs.items() if name not in synthesis.shapes
             and spec.shape is not None and any(d is None for d in spec.shape[1:])]
-    if not free:
-        return synthesize_inputs(signature, synthesis, vocabulary, inferred), None
-    rejected: list[tuple[int, str]] = []  # (size, why the model refused it)
-    for size in (synthesis.default_dim, *(d for d in RETRY_DIMS if d > synthesis.default_dim)):
+    sizes = (synthesis.default_dim, *(d for d in RETRY_DIMS if d > synthesis.default_dim)) if free else ()
+    rejected: list[tuple[int, Rejection]] = []  # (size, why the model refused it)
+    for size in sizes or (synthesis.default_dim,):
         inputs = synthesize_inputs(signature, replace(synthesis, default_dim=size), vocabulary, inferred)
         problem = runner.rejection(signature.key, {name: array[0] for name, array in inputs.items()})
         if problem is None:
             return inputs, (f"unknown dims of {', '.join(free)} set to {size}: the model rejects "
-                            f"{', '.join(str(s) for s, _ in rejected)} ({rejected[0][1]})") if rejected else None
+                            f"{', '.join(str(s) for s, _ in rejected)} ({rejected[0][1].reason})") if rejected else None
         rejected.append((size, problem))
-    return synthesize_inputs(signature, synthesis, vocabulary, inferred), None  # record_golden says why it fails
+    from tfport.input_inference import inputs_reaching
+
+    refusal = rejected[0][1]
+    blamed = inputs_reaching(function, tensors, refusal.node) if refusal.node else []
+    raise _rejected(signature.key, synthesize_inputs(signature, synthesis, vocabulary, inferred), refusal, blamed)
+
+
+def _rejected(key: str, inputs: dict, rejection: Rejection, blamed: list[str]) -> BadInputError:
+    """A bad input naming the inputs that reach the op which refused them (all inputs when that op
+    is not found) and the flags that fit each one."""
+    from tfport.reference import described_inputs
+
+    where = f"node {rejection.node}, which reads " if blamed and rejection.node else ""
+    fixes = [_fix(name, inputs[name]) for name in blamed] if blamed else \
+        ["--int-range NAME=LO,HI", "--float-range NAME=LO,HI", "--shape NAME=…"]
+    shown = {name: inputs[name] for name in blamed or inputs}
+    return BadInputError(
+        f"the SavedModel rejects the golden inputs of signature {key!r}: {rejection.reason} ({where}"
+        f"{described_inputs(shown)}) — fit {'it' if len(shown) == 1 else 'them'} with "
+        f"{', '.join(dict.fromkeys(fixes))} (or the same under "
+        "[golden] in tfport.toml), or pass --inputs FILE.npz with real samples"
+    )
+
+
+def _fix(name: str, array) -> str:
+    """The flag that sets what one input is synthesized from."""
+    if array.dtype.kind == "f":
+        return f"--float-range {name}=LO,HI"
+    if array.dtype.kind == "S":
+        return "--strings WORD,WORD,…"
+    return f"--int-range {name}=LO,HI" if array.dtype.kind in "iu" else f"--shape {name}=…"
 
 
 def reusable_golden(

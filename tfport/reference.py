@@ -80,8 +80,9 @@ def record_golden(
         except tf.errors.OpError as exc:
             raise BadInputError(
                 f"the SavedModel rejects the golden inputs of signature {key!r} "
-                f"({described_inputs(inputs[key])}): {_one_line(exc.message)} — pass --inputs FILE.npz with real samples, "
-                "or fit the synthesized ones with --int-range NAME=LO,HI, --float-range NAME=LO,HI or --shape NAME=…"
+                f"({described_inputs(inputs[key])}): {_one_line(exc.message)} — pass --inputs FILE.npz with "
+                "real samples, or fit the synthesized ones with --int-range NAME=LO,HI, --float-range NAME=LO,HI "
+                "or --shape NAME=…"
             ) from None
         try:
             outputs[key] = {name: np.stack([s[name] for s in per_sample]) for name in per_sample[0]}

@@ -3,7 +3,7 @@
 Synthesized values (documented in README), for each input the first that applies:
   1. a range the user gave for that input (--int-range NAME=LO,HI, --float-range NAME=LO,HI);
   2. what its graph shows (tfport.input_inference): a table's rows for indices, 0/1 for masks,
-     0–255 for 8-bit or rescaled pixels;
+     0–255 for 8-bit or rescaled pixels, mean ± 2·std for normalized features;
   3. floats uniform in --float-range (default [0, 1)), integers in --int-range (default [0, 10)),
      bools a fair coin, strings --strings, else the model's vocabulary asset and its tables'
      string keys.
@@ -108,7 +108,10 @@ def _padding_mask(shape: tuple[int, ...], rng) -> np.ndarray:
 
 def model_vocabulary(model_dir: Path) -> list[str]:
     """Words the model knows: its text assets (e.g. a lookup table's vocabulary file), then the
-    string keys of the tables it fills from constants."""
+    string keys of the tables it fills from constants, then those of the tables its checkpoint
+    restores (a MutableHashTable filled before saving)."""
+    from tfport.checkpoint_index import checkpoint_strings
+    from tfport.protowire import WireError
     from tfport.savedmodel import read_saved_model_proto, table_string_keys
 
     words: list[str] = []
@@ -120,6 +123,11 @@ def model_vocabulary(model_dir: Path) -> list[str]:
             continue
         words.extend(line.split("\t")[0] for line in lines if line.strip())
     words += table_string_keys(read_saved_model_proto(model_dir))
+    index = model_dir / "variables" / "variables.index"
+    try:
+        words += checkpoint_strings(index, "/.ATTRIBUTES/table-keys") if index.is_file() else []
+    except WireError:  # a truncated data shard: TensorFlow says so when it loads the model
+        pass
     return list(dict.fromkeys(words))
 
 
