@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfport.graph_edit import add_constant, output_name, rename_output, scopes
+from tfport.graph_edit import add_constant, add_node, output_name, rename_output, scopes
 
 LOOKUP = "LookupTableFindV2"
 DT_INT32 = 3  # tensorflow/core/framework/types.proto
@@ -32,11 +32,11 @@ def _rewrite_nodes(nodes, function) -> int:
         minus_one = add_constant(nodes, f"{node.name}/tfport_minus_one", np.array([-1], np.int32), node.device)
         if function is None:  # in a TF1 graph, keep the constant in the frame of its consumer (loops)
             minus_one.input.append("^" + keys.split(":")[0])
-        shape = _node(nodes, f"{node.name}/tfport_keys_shape", "Shape", [keys], node.device,
+        shape = add_node(nodes, f"{node.name}/tfport_keys_shape", "Shape", [keys], node.device,
                       T=key_dtype, out_type=DT_INT32)
-        flat = _node(nodes, f"{node.name}/tfport_flat_keys", "Reshape",
+        flat = add_node(nodes, f"{node.name}/tfport_flat_keys", "Reshape",
                      [keys, output_name(minus_one.name, function, "output")], node.device, T=key_dtype, Tshape=DT_INT32)
-        find = _node(nodes, f"{node.name}/tfport_find", LOOKUP,
+        find = add_node(nodes, f"{node.name}/tfport_find", LOOKUP,
                      [table, output_name(flat.name, function, "output"), default, *control], node.device,
                      Tin=key_dtype, Tout=value_dtype)
         node.op = "Reshape"
@@ -46,10 +46,3 @@ def _rewrite_nodes(nodes, function) -> int:
         rename_output(nodes, function, node.name, "values", "output")  # Find's output is `values`, Reshape's `output`
         count += 1
     return count
-
-
-def _node(nodes, name: str, op: str, inputs: list[str], device: str, **types: int):
-    node = nodes.add(name=name, op=op, input=inputs, device=device)
-    for attr, dtype in types.items():
-        node.attr[attr].type = dtype
-    return node

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tfport.errors import BadInputError
+from tfport.graph_edit import add_constant
 from tfport.heavy import tensorflow
 
 FILE_INITIALIZER = "InitializeTableFromTextFileV2"
@@ -136,15 +137,11 @@ def _read_table(vocabulary: Path, node, dtypes: tuple[int, int]) -> tuple[np.nda
 
 def _import_constants(nodes, node, keys: np.ndarray, values: np.ndarray, output: str) -> None:
     """Make `node` (same name, so control dependencies on it hold) import constant keys and values."""
-    tf = tensorflow()
     inputs, dtypes = [], []
     for role, array in (("keys", keys), ("values", values)):
-        tensor = tf.make_tensor_proto(array)
-        constant = nodes.add(name=f"{node.name}/folded_{role}", op="Const", device=node.device)
-        constant.attr["dtype"].type = tensor.dtype
-        constant.attr["value"].tensor.CopyFrom(tensor)
+        constant = add_constant(nodes, f"{node.name}/folded_{role}", array, node.device)
         inputs.append(constant.name + output)
-        dtypes.append(tensor.dtype)
+        dtypes.append(constant.attr["dtype"].type)
     table, control = node.input[0], [i for i in node.input if i.startswith("^")]
     node.op = "LookupTableImportV2"
     node.input[:] = [table, *inputs, *control]

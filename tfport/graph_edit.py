@@ -24,6 +24,14 @@ def scopes(saved_model) -> Iterator[tuple[object, object | None]]:
             yield function.node_def, function
 
 
+def add_node(nodes, name: str, op: str, inputs: list[str], device: str, **types: int):
+    """A node of `op` reading `inputs`, with its type attributes (`T=`, `Tshape=`, …) set."""
+    node = nodes.add(name=name, op=op, input=inputs, device=device)
+    for attr, dtype in types.items():
+        node.attr[attr].type = dtype
+    return node
+
+
 def add_constant(nodes, name: str, value: np.ndarray, device: str):
     """A Const node holding `value`."""
     tf = tensorflow()

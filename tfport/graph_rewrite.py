@@ -35,7 +35,7 @@ import numpy as np
 
 from tfport.flat_lookups import flatten_lookup_keys
 from tfport.fold_tables import fold_vocabulary_tables
-from tfport.graph_edit import add_constant, output_name, rename_output, scopes
+from tfport.graph_edit import add_constant, add_node, output_name, rename_output, scopes
 from tfport.grouped_conv import rewrite_grouped_convolutions
 from tfport.heavy import tensorflow
 from tfport.int32_tables import widen_int32_tables
@@ -132,8 +132,7 @@ def _rewrite_nodes(nodes, function) -> int:
         one = add_constant(nodes, f"{node.name}/tfport_one", np.array(1, tf.as_dtype(dtype).as_numpy_dtype), node.device)
         if function is None:  # in a TF1 graph, keep the constant in the frame of its consumer (loops)
             one.input.append("^" + data_inputs[0].split(":")[0])
-        erf = nodes.add(name=f"{node.name}/tfport_erf", op="Erf", input=[data_inputs[0], *control], device=node.device)
-        erf.attr["T"].type = dtype
+        erf = add_node(nodes, f"{node.name}/tfport_erf", "Erf", [data_inputs[0], *control], node.device, T=dtype)
         node.op = "Sub"
         node.input[:] = [output_name(one.name, function, "output"), output_name(erf.name, function, "y")]
         rename_output(nodes, function, node.name, "y", "z")  # Erfc's output is `y`, Sub's `z`

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfport.graph_edit import add_constant, output_name, prune
+from tfport.graph_edit import add_constant, add_node, output_name, prune
 from tfport.heavy import tensorflow
 
 # DataType enums (tensorflow/core/framework/types.proto): float32 -> int32, float64 -> int64, half and bfloat16 -> int16
@@ -73,14 +73,12 @@ def _as_comparisons(function, less, x: str, dtype: int) -> None:
     numpy_dtype = tensorflow().as_dtype(dtype).as_numpy_dtype
     zero, one = (add_constant(nodes, f"{less.name}/tfport_{name}", np.array(value, numpy_dtype), less.device)
                  for name, value in (("zero", 0), ("one", 1)))
-    inverse = nodes.add(name=f"{less.name}/tfport_inverse", op="RealDiv", device=less.device,
-                        input=[output_name(one.name, function, "output"), x])
+    inverse = add_node(nodes, f"{less.name}/tfport_inverse", "RealDiv", [output_name(one.name, function, "output"), x],
+                       less.device, T=dtype)
     operands = {"negative": x, "inverse_negative": output_name(inverse.name, function, "z")}
-    comparisons = [nodes.add(name=f"{less.name}/tfport_{name}", op="Less", device=less.device,
-                             input=[operand, output_name(zero.name, function, "output")])
+    comparisons = [add_node(nodes, f"{less.name}/tfport_{name}", "Less",
+                            [operand, output_name(zero.name, function, "output")], less.device, T=dtype)
                    for name, operand in operands.items()]
-    for node in (inverse, *comparisons):
-        node.attr["T"].type = dtype
     less.op = "LogicalOr"
     less.input[:] = [*(output_name(c.name, function, "z") for c in comparisons),
                      *(i for i in less.input if i.startswith("^"))]
