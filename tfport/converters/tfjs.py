@@ -57,11 +57,15 @@ def convert(request: ConversionRequest) -> ConversionResult:
     directories = {key: model_dir_name(key) for key in model.distinct_signatures}
     directories.update({alias: directories[kept] for alias, kept in model.aliases.items()})
     from tfport.graph_rewrite import rewritten_model
+    from tfport.savedmodel import read_saved_model_proto, signature_op_types
+
+    meta_graph = read_saved_model_proto(model.path)  # what each signature runs, for notes and failure reasons
 
     with rewritten_model(model.path, erfc=True, flat_lookups=True, grouped_conv=True) as (source, rewrite_notes):
         notes += rewrite_notes
         for key in model.distinct_signatures:
-            notes += _convert_signature(source, model, key, artifact / directories[key], weight_dtype, shard)
+            ops = signature_op_types(meta_graph, key)
+            notes += _convert_signature(source, model, key, ops, artifact / directories[key], weight_dtype, shard)
     notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {directories[kept]}/model.json"
               for alias, kept in model.aliases.items()]
     metadata = {
@@ -102,7 +106,9 @@ def _quantization_note(mode: str, weight_dtype: str) -> str:
            "activations stay float32"
 
 
-def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int) -> list[str]:
+def _convert_signature(source: Path, model, key: str, ops: list[str], out: Path, weight_dtype: str | None,
+                       shard: int) -> list[str]:
+    """One signature's graph model; `ops`: the op type of every node the signature runs."""
     chatter = io.StringIO()  # tensorflowjs prints banners, progress and dtype notices to stdout
     with native_errors() as tensorflow_errors:
         try:
@@ -111,13 +117,13 @@ def _convert_signature(source: Path, model, key: str, out: Path, weight_dtype: s
             file_logger().info("tensorflowjs failed on signature %s", key, exc_info=True)
             shutil.rmtree(out, ignore_errors=True)
             raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: "
-                                  f"{with_native_reason(_reason(exc, model, key), tensorflow_errors())}") from None
+                                  f"{with_native_reason(_reason(exc, ops), tensorflow_errors())}") from None
         finally:
             file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
     from tfport.signature_tensors import signature_tensors
 
     _key_by_signature(out / "model.json", signature_tensors(source, model.tags, key))
-    return _debug_ops_note(model, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
+    return _debug_ops_note(ops, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
 
 
 def _run_tensorflowjs(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int,
@@ -149,12 +155,9 @@ def _key_by_signature(model_json: Path, tensors) -> None:
     model_json.write_text(json.dumps(data), encoding="utf-8")
 
 
-def _debug_ops_note(model, key: str) -> list[str]:
+def _debug_ops_note(ops: list[str], key: str) -> list[str]:
     """Say which debug ops the TF.js model left out: the checks they make in TensorFlow do not run."""
-    from tfport.savedmodel import read_saved_model_proto, signature_op_types
-
-    counts = collections.Counter(op for op in signature_op_types(read_saved_model_proto(model.path), key)
-                                 if op in DEBUG_OPS)
+    counts = collections.Counter(op for op in ops if op in DEBUG_OPS)
     if not counts:
         return []
     listed = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in sorted(counts.items()))
@@ -189,7 +192,7 @@ def _runtime_needs(model_json: Path) -> dict:
     }
 
 
-def _reason(exc: Exception, model, key: str) -> str:
+def _reason(exc: Exception, ops: list[str]) -> str:
     text = str(exc)
     unsupported = re.search(r"Unsupported Ops in the model[^\n]*\n(.+)", text, re.S)
     if unsupported:
@@ -197,7 +200,7 @@ def _reason(exc: Exception, model, key: str) -> str:
         return f"TF.js has no kernel for op(s) {', '.join(ops)}"
     lines = [line for line in text.splitlines() if line.strip()]
     reason = lines[-1] if lines else type(exc).__name__
-    lacking = _ops_tfjs_lacks(model, key)  # tensorflowjs can fail on them before its own op check
+    lacking = _ops_tfjs_lacks(ops)  # tensorflowjs can fail on them before its own op check
     return f"TF.js has no kernel for op(s) {', '.join(lacking)} (tensorflowjs: {reason})" if lacking else reason
 
 
@@ -206,17 +209,14 @@ FROZEN_AWAY = {"VarHandleOp", "ReadVariableOp", "AssignVariableOp", "VarIsInitia
                "PartitionedCall", "NoOp", "Identity", "IdentityN", "Placeholder", "Const", "VariableV2"}
 
 
-def _ops_tfjs_lacks(model, key: str) -> list[str]:
-    """The ops of signature `key` that are in none of tensorflowjs's op lists (what TF.js can run)."""
+def _ops_tfjs_lacks(ops: list[str]) -> list[str]:
+    """The signature's ops that are in none of tensorflowjs's op lists (what TF.js can run)."""
     from importlib.resources import files
-
-    from tfport.savedmodel import read_saved_model_proto, signature_op_types
 
     op_lists = files("tensorflowjs") / "op_list"
     known = {op["tfOpName"] for entry in op_lists.iterdir() if entry.name.endswith(".json")
              for op in json.loads(entry.read_text())}
-    used = set(signature_op_types(read_saved_model_proto(model.path), key))
-    return sorted(used - known - FROZEN_AWAY - DEBUG_OPS)
+    return sorted(set(ops) - known - FROZEN_AWAY - DEBUG_OPS)
 
 
 def _unused_inputs(model_json: Path, signature, key: str) -> list[str]:
