@@ -16,7 +16,7 @@ MODELS = ("mlp", "mobilenetv2", "transformer")
 
 
 def build(name: str, path: Path) -> None:
-    from tfport.heavy import tensorflow
+    from tfport.savedmodel.tensorflow import tensorflow
 
     tensorflow()
     import keras

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench_models import MODELS, build_apart
 
-from tfport.proc_memory import descendants, peak_mb
+from tfport.bench.proc_memory import descendants, peak_mb
 
 BIN = Path(sys.executable).parent
 

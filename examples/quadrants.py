@@ -27,7 +27,7 @@ def quadrant_images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def build(path: Path) -> Path:
     """Train the CNN (a few seconds on a CPU) and export it with Keras `model.export`."""
-    from tfport.heavy import tensorflow
+    from tfport.savedmodel.tensorflow import tensorflow
 
     tensorflow()
     import keras
@@ -48,9 +48,9 @@ def build(path: Path) -> Path:
 
 
 def main() -> None:
-    from tfport.recording import make_golden
-    from tfport.savedmodel import inspect_saved_model
-    from tfport.synthesis import SynthesisOptions
+    from tfport.golden.recording import make_golden
+    from tfport.savedmodel.reader import inspect_saved_model
+    from tfport.golden.synthesis import SynthesisOptions
 
     model_dir = build(ROOT / "examples" / "quadrants")
     held_out, _ = quadrant_images(200, seed=99)

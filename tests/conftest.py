@@ -38,7 +38,7 @@ def cli(monkeypatch, tmp_path):
     """Run `tfport ARGS...` in-process (TensorFlow stays loaded between tests); cwd is tmp_path."""
     from typer.testing import CliRunner
 
-    from tfport.cli import app
+    from tfport.cli.app import app
 
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -52,9 +52,9 @@ def cli(monkeypatch, tmp_path):
 @pytest.fixture
 def convert_model(saved_model, tmp_path):
     """convert_model("tflite", "lstm", mode="int8", samples=8, **ConvertJob fields) -> ArtifactResult."""
-    from tfport.pipeline import ConvertJob, convert
-    from tfport.synthesis import SynthesisOptions
-    from tfport.tolerance import load_policy
+    from tfport.golden.synthesis import SynthesisOptions
+    from tfport.parity.tolerance import load_policy
+    from tfport.pipeline.convert import ConvertJob, convert
 
     def run(target: str, name: str, mode: str = "float32", samples: int = 8, **job):
         report, _ = convert(ConvertJob(

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import quadrants  # examples/quadrants.py
 
-from tfport.heavy import tensorflow
+from tfport.savedmodel.tensorflow import tensorflow
 
 VOCABULARY = ["apple", "banana", "cherry", "date", "elderberry"]
 

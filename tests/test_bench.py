@@ -10,7 +10,7 @@ def bench_json(tmp_path_factory, saved_model):
     """bench of the unknown-batch CNN converted to tflite (float32, int8), onnx and tfjs."""
     from typer.testing import CliRunner
 
-    from tfport.cli import app
+    from tfport.cli.app import app
 
     work = tmp_path_factory.mktemp("bench")
     result = CliRunner().invoke(app, [

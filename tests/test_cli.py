@@ -11,7 +11,7 @@ from tfport.errors import EXIT_BAD_INPUT
 
 def test_help_is_fast_and_does_not_import_tensorflow():
     script = (
-        "import sys, time; t = time.perf_counter(); from tfport.cli import app\n"
+        "import sys, time; t = time.perf_counter(); from tfport.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
         "print('TF' if 'tensorflow' in sys.modules else 'no TF', time.perf_counter() - t)"
     )
@@ -33,9 +33,9 @@ def test_version_alone_prints_the_version(cli):
 def test_messages_print_verbatim_brackets_included(capsys):
     from rich.console import Console
 
-    from tfport.parity import OutputResult
-    from tfport.render import print_report
-    from tfport.report import ArtifactResult, Report
+    from tfport.parity.metrics import OutputResult
+    from tfport.reports.report import ArtifactResult, Report
+    from tfport.reports.terminal import print_report
 
     message = "Consider providing the following inputs: [y,z,x]"
     result = ArtifactResult(target="onnx", quantization="float32", error=message,
@@ -96,7 +96,7 @@ def test_several_quantization_modes_in_one_run(cli, saved_model, tmp_path):
 
 def test_inspect_json_does_not_import_tensorflow(saved_model):
     script = (
-        "import sys, json\nfrom tfport.cli import app\n"
+        "import sys, json\nfrom tfport.cli.app import app\n"
         f"try:\n    app(['inspect', r'{saved_model('keras_mlp')}', '--json'])\nexcept SystemExit:\n    pass\n"
         "print('TF' if 'tensorflow' in sys.modules else 'no TF')"
     )

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from tfport.errors import BadInputError
-from tfport.graph_rewrite import rewrite_saved_model
-from tfport.heavy import tensorflow
+from tfport.savedmodel.rewrites.apply import rewrite_saved_model
+from tfport.savedmodel.tensorflow import tensorflow
 
 WORDS = ["apple", "banana", "cherry", "date", "elderberry"]
 

@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfport.errors import BadInputError
-from tfport.golden import load_npz, read_golden
-from tfport.savedmodel import inspect_saved_model
-from tfport.scan import scan_saved_model
-from tfport.tolerance import Tolerance, load_policy
+from tfport.golden.golden_set import load_npz, read_golden
+from tfport.parity.tolerance import Tolerance, load_policy
+from tfport.savedmodel.reader import inspect_saved_model
+from tfport.savedmodel.scan import scan_saved_model
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 JSON = st.recursive(

@@ -9,10 +9,10 @@ import pytest
 from models import VOCABULARY
 
 from tfport.errors import BadInputError
-from tfport.golden import read_golden, signature_file
-from tfport.recording import make_golden
-from tfport.savedmodel import inspect_saved_model
-from tfport.synthesis import SynthesisOptions, inputs_from_file, synthesize_inputs
+from tfport.golden.golden_set import read_golden, signature_file
+from tfport.golden.recording import make_golden
+from tfport.golden.synthesis import SynthesisOptions, inputs_from_file, synthesize_inputs
+from tfport.savedmodel.reader import inspect_saved_model
 
 
 def test_synthesis_is_deterministic_and_follows_shape_options(saved_model):
@@ -65,8 +65,8 @@ def test_golden_round_trip_needs_no_tensorflow(saved_model, tmp_path):
     assert manifest["request"]["seed"] == 5 and manifest["signatures"]["norm"]["samples"] == 3
     assert "tensorflow" in manifest["versions"]
     script = (
-        "import sys; from tfport.golden import read_golden; from tfport.parity import compare_signature;"
-        "from tfport.tolerance import Tolerance;"
+        "import sys; from tfport.golden.golden_set import read_golden; from tfport.parity.metrics import compare_signature;"
+        "from tfport.parity.tolerance import Tolerance;"
         f"g = read_golden(r'{tmp_path / 'golden'}');"
         "r = compare_signature('norm', g.outputs['norm'], g.outputs['norm'], lambda _: Tolerance(atol=0));"
         "assert r[0].verdict == 'pass';"
@@ -100,7 +100,7 @@ def test_golden_from_another_model_and_missing_input_are_reported(saved_model, t
 def test_pickled_arrays_are_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
-    from tfport.golden import load_npz
+    from tfport.golden.golden_set import load_npz
 
     with pytest.raises(BadInputError, match="plain arrays"):
         load_npz(tmp_path / "objects.npz")

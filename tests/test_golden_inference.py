@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from tfport.errors import EXIT_BAD_INPUT
-from tfport.golden import read_golden
-from tfport.recording import make_golden
-from tfport.savedmodel import inspect_saved_model
-from tfport.synthesis import SynthesisOptions
+from tfport.golden.golden_set import read_golden
+from tfport.golden.recording import make_golden
+from tfport.golden.synthesis import SynthesisOptions
+from tfport.savedmodel.reader import inspect_saved_model
 
 
 def _golden(saved_model, tmp_path, name, **options):

@@ -3,8 +3,8 @@
 import numpy as np
 from models import VOCABULARY
 
-from tfport.graph_rewrite import rewrite_saved_model
-from tfport.heavy import tensorflow
+from tfport.savedmodel.rewrites.apply import rewrite_saved_model
+from tfport.savedmodel.tensorflow import tensorflow
 
 
 def test_folded_copy_answers_like_the_original(saved_model, tmp_path):

@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from tfport.parity import OutputResult
-from tfport.report import ArtifactResult, Report
+from tfport.parity.metrics import OutputResult
+from tfport.reports.report import ArtifactResult, Report
 from tfport.targets.tfjs_browser import CHROMIUM_FLAGS, chromium_path
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -17,9 +17,9 @@ needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="Chromium is
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory, saved_model):
     """report.html of keras_mlp to tflite float32 + int8 and of the string-vocabulary model."""
-    from tfport.pipeline import ConvertJob, convert
-    from tfport.synthesis import SynthesisOptions
-    from tfport.tolerance import load_policy
+    from tfport.golden.synthesis import SynthesisOptions
+    from tfport.parity.tolerance import load_policy
+    from tfport.pipeline.convert import ConvertJob, convert
 
     pages = {}
     for name, modes in (("keras_mlp", ("float32", "int8")), ("string_vocabulary", ("float32",))):
@@ -39,7 +39,7 @@ def test_report_is_self_contained_with_plots_per_output(report_html):
     assert outputs == 4, "2 artifacts x 2 signatures (serve, serving_default) x 1 output"
     assert page.count('aria-label="histogram of absolute errors"') == outputs
     assert page.count('aria-label="converted vs reference') == outputs
-    assert "SNR per output (quantized artifacts)" in page, "int8 gets its SNR chart"
+    assert "SNR per output (artifacts judged by SNR)" in page, "int8 gets its SNR chart"
 
 
 def test_non_float_outputs_say_why_they_have_no_plots(report_html):
@@ -48,7 +48,7 @@ def test_non_float_outputs_say_why_they_have_no_plots(report_html):
 
 
 def test_names_from_the_model_are_escaped(tmp_path):
-    from tfport.html_report import html_report
+    from tfport.reports.html import html_report
 
     hostile = "<script>alert(1)</script>"
     result = ArtifactResult(target="tflite", quantization="int8", notes=[hostile],

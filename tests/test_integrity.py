@@ -61,7 +61,7 @@ def test_a_changed_cached_artifact_is_discarded_and_converted_again(cli, saved_m
 def test_a_substituted_artifact_with_a_forged_record_gets_parity_again(cli, saved_model, own_cache, tmp_path):
     """Whoever can write the cache can also rewrite an entry's file record; parity is keyed by the
     artifact's bytes, so the substituted file is run, and fails, instead of inheriting the pass."""
-    from tfport import cache
+    from tfport.pipeline import cache
 
     model = saved_model(MODEL)
     assert cli("convert", model, *CONVERT, "--out", "honest").exit_code == 0
@@ -102,7 +102,7 @@ def test_a_changed_golden_file_given_with_golden_is_refused(cli, saved_model, ow
 
 
 def test_two_runs_sharing_a_cache_both_pass_and_leave_one_intact_entry(saved_model, tmp_path, monkeypatch):
-    from tfport import cache
+    from tfport.pipeline import cache
 
     env = {**os.environ, "TFPORT_CACHE": str(tmp_path / "cache")}
     model = saved_model(MODEL)
@@ -114,8 +114,8 @@ def test_two_runs_sharing_a_cache_both_pass_and_leave_one_intact_entry(saved_mod
     assert len(entries) == 1, entries
     monkeypatch.setenv("TFPORT_CACHE", str(tmp_path / "cache"))
     (tmp_path / "staging").mkdir()
-    record, problem = cache.restore(entries[0].name, tmp_path / "staging")
-    assert record is not None and problem is None, "the entry left behind verifies"
+    restored, problem = cache.restore(entries[0].name, tmp_path / "staging")
+    assert restored and problem is None, "the entry left behind verifies"
 
 
 def test_cache_command_shows_prunes_and_clears(cli, saved_model, own_cache):
@@ -124,7 +124,7 @@ def test_cache_command_shows_prunes_and_clears(cli, saved_model, own_cache):
     shown = cli("cache")
     assert shown.exit_code == 0 and str(own_cache) in shown.output
     assert "2 artifact(s), 2 parity result(s)" in shown.output and f"{MODEL} tflite-dynamic" in shown.output
-    from tfport.cache_admin import entries
+    from tfport.pipeline.cache_admin import entries
 
     oldest = next(p for p in (own_cache / "artifacts").iterdir())
     os.utime(oldest, (1, 1))  # the least recently used
@@ -152,7 +152,7 @@ def keys(tmp_path_factory):
 def signed(tmp_path_factory, saved_model, keys):
     from typer.testing import CliRunner
 
-    from tfport.cli import app
+    from tfport.cli.app import app
 
     work = tmp_path_factory.mktemp("signed")
     result = CliRunner().invoke(app, ["release", str(saved_model(MODEL)), *CONVERT, "--out", str(work / "rel"),
@@ -189,7 +189,7 @@ def test_a_changed_manifest_is_refused(cli, signed, keys, tmp_path):
     artifact = copy / "tflite-float32" / f"{MODEL}.tflite"
     flip_100_bytes(artifact)
     manifest = json.loads((copy / "manifest.json").read_text())
-    from tfport.cache import file_digest
+    from tfport.pipeline.cache import file_digest
 
     name = f"tflite-float32/{MODEL}.tflite"
     manifest["artifacts"][0]["files"][name]["sha256"] = manifest["artifacts"][0]["sha256"] = file_digest(artifact)
@@ -241,7 +241,7 @@ def test_a_model_without_its_checkpoint_is_refused_by_name(cli, saved_model, tmp
 
 
 def test_a_tf1_model_without_variables_needs_no_checkpoint(cli, tmp_path):
-    from tfport.heavy import tensorflow
+    from tfport.savedmodel.tensorflow import tensorflow
 
     tf = tensorflow()
     v1 = tf.compat.v1
@@ -262,7 +262,7 @@ def converted(tmp_path_factory, saved_model):
     """A valid golden set and real artifacts of every target, to break."""
     from typer.testing import CliRunner
 
-    from tfport.cli import app
+    from tfport.cli.app import app
 
     work = tmp_path_factory.mktemp("artifacts")
     result = CliRunner().invoke(app, ["convert", str(saved_model(MODEL)), "--to", "all", "--samples", "4",

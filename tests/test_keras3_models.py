@@ -5,9 +5,9 @@ StringLookup(invert=True)."""
 import numpy as np
 import pytest
 
-from tfport.graph_rewrite import rewrite_saved_model
-from tfport.heavy import tensorflow
-from tfport.savedmodel import inspect_saved_model
+from tfport.savedmodel.reader import inspect_saved_model
+from tfport.savedmodel.rewrites.apply import rewrite_saved_model
+from tfport.savedmodel.tensorflow import tensorflow
 
 TARGETS = ["tflite", "onnx", "tfjs"]
 UNMARKED = "dropped jit_compile (_XlaMustCompile, _noinline) from 2 function(s) so converters inline them"
@@ -85,7 +85,7 @@ def test_keras_argmax_tells_signed_zeros_apart_on_every_target(convert_model, sa
     _passed(result)
     assert any(note.startswith(SIGN_BIT) for note in result.notes)
     if target == "tflite":
-        assert not result.metadata["select_tf_ops"], "BitwiseAnd is gone: builtin ops suffice"
+        assert not result.metadata.target_data["select_tf_ops"], "BitwiseAnd is gone: builtin ops suffice"
 
 
 @pytest.mark.parametrize("target", TARGETS)

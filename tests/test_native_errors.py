@@ -1,7 +1,7 @@
 """Converter failures that only say "check error log" get TensorFlow's logged reason."""
 
-from tfport.heavy import tensorflow
 from tfport.logfile import native_errors, native_stderr_to_log, with_native_reason
+from tfport.savedmodel.tensorflow import tensorflow
 
 
 def test_grappler_reason_is_taken_from_the_native_log():

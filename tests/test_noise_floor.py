@@ -8,13 +8,13 @@ import shutil
 import pytest
 from models import gelu_mlp
 
-from tfport.golden import MANIFEST, read_golden
-from tfport.noise_floor import GIVEN, NOISE
-from tfport.parity import OutputResult
-from tfport.pipeline import ConvertJob, convert
-from tfport.replay import check_artifact
-from tfport.synthesis import SynthesisOptions
-from tfport.tolerance import load_policy
+from tfport.golden.golden_set import MANIFEST, read_golden
+from tfport.golden.synthesis import SynthesisOptions
+from tfport.parity.metrics import OutputResult
+from tfport.parity.noise_floor import GIVEN, NOISE
+from tfport.parity.tolerance import load_policy
+from tfport.pipeline.check import check_artifact
+from tfport.pipeline.convert import ConvertJob, convert
 
 TARGETS = ("tflite", "onnx", "tfjs")
 RUNTIMES = [("tflite", {}), ("onnx", {}), ("tfjs", {}), ("tfjs", {"tfjs_backend": "cpu"})]  # tfjs: wasm, cpu
@@ -112,7 +112,7 @@ def test_ports_of_a_deliberately_changed_model_fail(ported, tmp_path, change, ta
 def test_reports_show_the_fixed_and_the_noise_floor_limit(ported, tmp_path):
     from rich.console import Console
 
-    from tfport.render import print_report
+    from tfport.reports.terminal import print_report
 
     golden_dir, artifacts = ported("deep_tanh")
     report, report_dir = check_artifact(artifacts["tflite"], golden_dir, load_policy(search_dir=tmp_path),

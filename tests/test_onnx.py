@@ -27,7 +27,7 @@ def test_target_module_imports_no_heavy_package():
 
 def _files(tmp_path, result):
     artifact = tmp_path / "out" / result.artifact
-    return {signature: artifact / f"{signature}.onnx" for signature in result.metadata["signatures"]}
+    return {signature: artifact / f"{signature}.onnx" for signature in result.metadata.io}
 
 
 @pytest.mark.parametrize("name", MODEL_KINDS)
@@ -36,7 +36,7 @@ def test_every_model_kind_passes_float32_parity(convert_model, tmp_path, saved_m
     assert result.error == ""
     assert result.verdict == "pass", [o.summary() for o in result.outputs]
     assert result.exit_code == EXIT_OK
-    from tfport.savedmodel import inspect_saved_model
+    from tfport.savedmodel.reader import inspect_saved_model
 
     info = inspect_saved_model(saved_model(name))
     assert set(_files(tmp_path, result)) == set(info.distinct_signatures)
@@ -68,14 +68,14 @@ def test_unknown_batch_stays_dynamic_and_default_opset_is_recorded(convert_model
     from tf2onnx.constants import OPSET_TO_IR_VERSION
 
     newest = max(OPSET_TO_IR_VERSION)  # tf2onnx's newest (18 for 1.17); onnxruntime here loads newer ones
-    assert result.metadata["opset"] == newest
+    assert result.metadata.target_data["opset"] == newest
     assert {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")} == {newest}
     assert any(note.startswith(f"opset {newest}: the newest") for note in result.notes)
 
 
 def test_opset_option(convert_model, tmp_path):
     result = convert_model("onnx", "gelu", samples=2, target_options={"opset": "13"})
-    assert result.verdict == "pass" and result.metadata["opset"] == 13
+    assert result.verdict == "pass" and result.metadata.target_data["opset"] == 13
     model = onnx.load(str(_files(tmp_path, result)["serving_default"]))
     assert {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")} == {13}
 
@@ -150,7 +150,7 @@ def test_external_data_path(cli, saved_model, tmp_path):
     shutil.copytree(artifact, deployed)
     onnx.checker.check_model(str(deployed / model_file.name), full_check=True)
     report = json.loads((tmp_path / "dist" / "unknown_batch_cnn" / "report.json").read_text())
-    assert report["results"][0]["metadata"]["external_data"] is True
+    assert report["results"][0]["metadata"]["target_data"]["external_data"] is True
     assert any("external data" in note for note in report["results"][0]["notes"])
 
 
@@ -174,7 +174,7 @@ def test_op_tf2onnx_cannot_convert_is_exit_3_naming_it(cli, saved_model, tmp_pat
 
 def _strided_slice_model(path):
     """x[:, ::2]: tf2onnx raises (not passes through) for a strided slice below opset 10."""
-    from tfport.heavy import tensorflow
+    from tfport.savedmodel.tensorflow import tensorflow
 
     tf = tensorflow()
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tfport.parity import FAIL, PASS, compare_output, compare_signature
-from tfport.tolerance import Tolerance
+from tfport.parity.metrics import FAIL, PASS, compare_output, compare_signature
+from tfport.parity.tolerance import Tolerance
 
 FLOAT32 = Tolerance(atol=1e-4, rtol=1e-3)
 
@@ -84,7 +84,7 @@ def test_nan_in_reference_must_stay_nan():
 
 
 def test_weak_evidence_is_flagged_and_the_verdict_stands():
-    from tfport.parity import weak_evidence
+    from tfport.parity.metrics import weak_evidence
 
     rng = np.random.default_rng(2)
     varying = rng.normal(size=(8, 1, 4)).astype(np.float32)
@@ -99,6 +99,6 @@ def test_weak_evidence_is_flagged_and_the_verdict_stands():
     assert weak_evidence(close_scores, Tolerance(min_snr_db=300)) == ""
     results = compare_signature("s", {"y": constant}, {"y": constant.copy()}, lambda _: FLOAT32)
     assert results[0].verdict == PASS and "same in every sample" in results[0].weak_evidence
-    from tfport.parity import OutputResult
+    from tfport.parity.metrics import OutputResult
 
     assert OutputResult.from_json(results[0].to_json()).weak_evidence == results[0].weak_evidence

@@ -13,7 +13,7 @@ def released(tmp_path_factory, saved_model):
     """A release of the unknown-batch CNN: tflite float32 + int8 and onnx float32, with int8 made to fail."""
     from typer.testing import CliRunner
 
-    from tfport.cli import app
+    from tfport.cli.app import app
 
     work = tmp_path_factory.mktemp("release")
     (work / "tfport.toml").write_text('[tolerance."tflite.int8"]\nmin_snr_db = 99\n')

@@ -5,10 +5,11 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from tfport.parity import compare_output
-from tfport.render import markdown, write_reports
-from tfport.report import ArtifactResult, Report
-from tfport.tolerance import Tolerance
+from tfport.parity.metrics import compare_output
+from tfport.parity.tolerance import Tolerance
+from tfport.reports.markdown import markdown
+from tfport.reports.report import ArtifactResult, Report
+from tfport.reports.write import write_reports
 
 
 def sample_report() -> Report:
@@ -57,7 +58,7 @@ def test_exit_code_is_the_worst_result():
 def test_matrix_has_a_verdict_per_target_quantization_and_signature():
     from rich.console import Console
 
-    from tfport.render import verdict_matrix
+    from tfport.reports.terminal import verdict_matrix
 
     console = Console(width=120, record=True)
     console.print(verdict_matrix(sample_report()))
@@ -68,9 +69,10 @@ def test_matrix_has_a_verdict_per_target_quantization_and_signature():
 
 
 def test_weak_evidence_reaches_every_report(tmp_path):
-    from tfport.parity import OutputResult
-    from tfport.render import markdown, write_reports
-    from tfport.report import ArtifactResult, Report
+    from tfport.parity.metrics import OutputResult
+    from tfport.reports.markdown import markdown
+    from tfport.reports.report import ArtifactResult, Report
+    from tfport.reports.write import write_reports
 
     output = OutputResult("serving_default", "count", "pass", weak_evidence="every sample gives the same value — …")
     report = Report(model={"name": "m"}, golden={}, results=[ArtifactResult("onnx", "float32", outputs=[output])])

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from tfport.errors import BadInputError
-from tfport.savedmodel import fingerprint, inspect_saved_model, resolve_model_dir
+from tfport.savedmodel.reader import fingerprint, inspect_saved_model, resolve_model_dir
 
 
 def test_keras_export_is_described(saved_model):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from tfport.errors import EXIT_BAD_INPUT
-from tfport.scan import scan_saved_model
+from tfport.savedmodel.scan import scan_saved_model
 
 ORDINARY = ["keras_mlp", "lstm", "string_vocabulary", "control_flow", "two_signatures"]
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tfport.pipeline import ConvertJob, convert
-from tfport.synthesis import SynthesisOptions
-from tfport.tolerance import load_policy
+from tfport.golden.synthesis import SynthesisOptions
+from tfport.parity.tolerance import load_policy
+from tfport.pipeline.convert import ConvertJob, convert
 
 FLOAT32 = [("tflite", "float32"), ("onnx", "float32"), ("tfjs", "float32")]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from tfport.errors import EXIT_BAD_INPUT
-from tfport.savedmodel import read_saved_model_proto
-from tfport.scan import scan_saved_model
+from tfport.savedmodel.reader import read_saved_model_proto
+from tfport.savedmodel.scan import scan_saved_model
 
 CHECKPOINT = {"SaveV2", "RestoreV2", "MergeV2Checkpoints"}
 
@@ -38,7 +38,7 @@ def test_tf1_int32_table_of_an_estimator_export_passes_parity(convert_model, tar
     assert result.verdict == "pass", [o.summary() for o in result.outputs]
     assert any("holds int64 instead of int32" in note for note in result.notes), result.notes
     if target == "tflite":
-        assert result.metadata["select_tf_ops"] is False, "an int64 table runs on builtin ops"
+        assert result.metadata.target_data["select_tf_ops"] is False, "an int64 table runs on builtin ops"
 
 
 @pytest.mark.parametrize("name", ["tf1_no_signature", "module_no_signature"])

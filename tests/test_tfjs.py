@@ -35,7 +35,7 @@ def test_every_model_kind_passes_float32_parity_on_node(convert_model, tmp_path,
     result = convert_model("tfjs", name)
     assert result.error == ""
     assert result.verdict == "pass", [o.summary() for o in result.outputs]
-    for signature in result.metadata["signatures"]:
+    for signature in result.metadata.io:
         assert (tmp_path / "out" / result.artifact / signature / "model.json").is_file()
 
 

@@ -54,8 +54,8 @@ def test_int8_model_is_integer_and_keeps_a_trained_cnn_accurate(convert_model, t
 def test_select_tf_ops_fallback_is_reported(convert_model, tmp_path):
     result = convert_model("tflite", "flex_only")
     assert result.verdict == "pass"
-    assert result.metadata["select_tf_ops"] is True
-    assert result.metadata["flex_ops"] == ["MatrixDeterminant"]
+    assert result.metadata.target_data["select_tf_ops"] is True
+    assert result.metadata.target_data["flex_ops"] == ["MatrixDeterminant"]
     assert any("Flex delegate" in note for note in result.notes)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tfport.errors import BadInputError
-from tfport.tolerance import Tolerance, load_policy
+from tfport.parity.tolerance import Tolerance, load_policy
 
 DEFAULT = Tolerance(atol=1e-4, rtol=1e-3)
 

@@ -76,10 +76,10 @@ def test_onnx_complex_output_fails_naming_the_op(convert_model):
 
 
 def test_string_outputs_are_stored_without_pickles(saved_model, tmp_path):
-    from tfport.golden import read_golden
-    from tfport.recording import make_golden
-    from tfport.savedmodel import inspect_saved_model
-    from tfport.synthesis import SynthesisOptions
+    from tfport.golden.golden_set import read_golden
+    from tfport.golden.recording import make_golden
+    from tfport.golden.synthesis import SynthesisOptions
+    from tfport.savedmodel.reader import inspect_saved_model
 
     model = inspect_saved_model(saved_model("string_output"))
     golden = make_golden(model, tmp_path / "golden", SynthesisOptions(samples=3), None)
@@ -92,4 +92,4 @@ def test_int32_table_is_held_as_int64_without_flex(convert_model):
     result = convert_model("tflite", "int32_table")
     _passes(result)
     assert any("holds int64 instead of int32" in note for note in result.notes), result.notes
-    assert not result.metadata["select_tf_ops"]
+    assert not result.metadata.target_data["select_tf_ops"]

@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import sys
-from tfport.cli import app
+from tfport.cli.app import app
 try:
     app(sys.argv[1:])
 except SystemExit as exit:

@@ -1,3 +1,3 @@
-from tfport.cli import main
+from tfport.cli.app import main
 
 main()

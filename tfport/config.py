@@ -1,6 +1,6 @@
 """tfport's settings file: `[tool.tfport]` in pyproject.toml, or tfport.toml (which wins).
 
-Sections: `tolerance` (tfport.tolerance) and `golden` (input synthesis, read by the CLI).
+Sections: `tolerance` (tfport.parity.tolerance) and `golden` (input synthesis, read by the CLI).
 """
 
 from __future__ import annotations

@@ -26,3 +26,10 @@ class ConversionError(TfportError):
     """The converter could not produce an artifact."""
 
     exit_code = EXIT_CONVERSION_FAILED
+
+
+class RuntimeFailure(TfportError):
+    """The runtime could not run the artifact (it crashed, or refused a kernel): the artifact has
+    no verdict. Same exit code as a failed conversion: either way there is no artifact that works."""
+
+    exit_code = EXIT_CONVERSION_FAILED

@@ -1,26 +1,96 @@
 """The contract between the core and a target plugin.
 
 A target pairs a converter (SavedModel -> artifact) with a runtime that executes the artifact.
-The core calls only what is declared here, so a new target never needs a change in the core.
+The core calls only what is declared here and reads only the records declared here, so a new
+target never needs a change in the core.
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from tfport.tolerance import Tolerance
+from tfport.errors import ConversionError
+from tfport.parity.tolerance import Tolerance
 
 Feed = Mapping[str, np.ndarray]
 RUNTIME_THREADS = "threads"  # a runner option every runtime honours (see Runner)
+SignatureIO = dict[str, dict[str, dict[str, Any]]]  # {"inputs"|"outputs": {key: {"dtype", "shape", ...}}}
 
 
-class Runner(Protocol):
+@dataclass
+class RuntimeNeeds:
+    """What a device must provide to run the artifact, as release manifests state it."""
+
+    name: str  # the runtime, e.g. "onnxruntime"
+    min_version: str | None = None
+    min_version_source: str = ""  # how min_version was found
+    needs: list[str] = field(default_factory=list)  # beyond the runtime itself, e.g. a delegate
+    details: dict[str, Any] = field(default_factory=dict)  # facts of this runtime: ops, opsets, format
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "min_version": self.min_version, "min_version_source": self.min_version_source,
+                "needs": list(self.needs), **self.details}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuntimeNeeds:
+        known = {"name", "min_version", "min_version_source", "needs"}
+        return cls(str(data["name"]), data.get("min_version"), str(data.get("min_version_source", "")),
+                   [str(n) for n in data.get("needs", [])], {k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
+class ArtifactMetadata:
+    """Everything the core reads about an artifact, recorded in its tfport.json.
+
+    `io` has one entry per signature the artifact holds (its tensors as the artifact declares
+    them: quantized I/O changes dtypes); `signature_aliases` maps a signature that is the same
+    function as another to the one kept; `target_data` is the target's own, for its runner only.
+    """
+
+    converter: str  # e.g. "tf2onnx 1.17.0"
+    runtime: RuntimeNeeds
+    io: dict[str, SignatureIO]
+    signature_aliases: dict[str, str] = field(default_factory=dict)
+    target_data: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, target: str, signatures: list[str]) -> None:
+        """Refuse a record the core cannot use: a target's bug, named before anything is stored."""
+        problems = [f"{name} is not {kind.__name__}" for name, kind in
+                    (("converter", str), ("runtime", RuntimeNeeds), ("io", dict), ("signature_aliases", dict),
+                     ("target_data", dict)) if not isinstance(getattr(self, name), kind)]
+        if not problems:
+            held = set(self.io) | set(self.signature_aliases)
+            problems += [f"signature {key!r} is neither in io nor an alias" for key in signatures if key not in held]
+            problems += [f"alias {a!r} points at {k!r}, which io lacks" for a, k in self.signature_aliases.items()
+                         if k not in self.io]
+            problems += [f"io[{key!r}] lacks inputs/outputs" for key, io in self.io.items()
+                         if not {"inputs", "outputs"} <= set(io)]
+        if problems:
+            raise ConversionError(f"target {target} described its artifact wrongly: {'; '.join(problems)} — "
+                                  "a bug in the target plugin")
+
+    def signature_io(self, key: str) -> SignatureIO:
+        return self.io[self.signature_aliases.get(key, key)]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["runtime"] = self.runtime.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ArtifactMetadata:
+        return cls(str(data["converter"]), RuntimeNeeds.from_json(data["runtime"]), dict(data["io"]),
+                   dict(data.get("signature_aliases", {})), dict(data.get("target_data", {})))
+
+
+class Runner:
     """Executes one artifact, signature by signature, on arrays keyed by the SavedModel's names.
 
     Quantized inputs and outputs are (de)quantized by the runner with the tensor's own scale and
@@ -28,21 +98,36 @@ class Runner(Protocol):
 
     The options given to `Target.open_runner` may hold `threads` (RUNTIME_THREADS): the intra-op
     thread count `tfport bench` asks of every runtime alike; absent, the runtime's own default.
-    A runner whose runtime lives in another process may also offer
-    `timed_runs(signature, feed, warmup, runs) -> list[float]`: seconds per run, timed inside the
-    runtime, so that bench does not count the trip between processes.
-    A runner may also offer `notes: list[str]`, read after the run: what the report should say
-    about how the artifact ran (e.g. which backend), as conversion notes say how it was made.
     """
 
-    def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]: ...
+    @property
+    def notes(self) -> list[str]:
+        """Read after the run: what the report should say about how the artifact ran (e.g. which
+        backend), as conversion notes say how it was made."""
+        return []
 
-    def close(self) -> None: ...
+    def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
+        """Seconds per run. A runtime in another process overrides this to time inside it, so
+        that bench does not count the trip between processes."""
+        for _ in range(warmup):
+            self.run(signature, feed)
+        seconds = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            self.run(signature, feed)
+            seconds.append(time.perf_counter() - started)
+        return seconds
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
 class ConversionRequest:
-    saved_model: Any  # tfport.savedmodel.SavedModelInfo
+    saved_model: Any  # tfport.savedmodel.reader.SavedModelInfo
     quantization: str
     out_dir: Path  # an empty staging directory that the converter writes into
     calibration: Callable[[], Any]  # yields (signature, feed) pairs, for calibrated modes
@@ -52,8 +137,8 @@ class ConversionRequest:
 @dataclass
 class ConversionResult:
     artifact: Path  # the file (or directory) a user deploys, inside the request's out_dir
+    metadata: ArtifactMetadata
     notes: list[str] = field(default_factory=list)  # shown in reports, e.g. "needs Flex delegate"
-    metadata: dict[str, Any] = field(default_factory=dict)  # recorded beside the artifact
 
 
 def lazy(reference: str) -> Callable[..., Any]:
@@ -77,6 +162,10 @@ class TargetOption:
     default: Any = None
 
 
+def _no_check(options: Mapping[str, Any]) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -84,10 +173,11 @@ class Target:
     quantization_modes: tuple[str, ...]  # the first is the default
     tolerances: Mapping[str, Tolerance]  # default tolerance per quantization mode
     convert: Callable[[ConversionRequest], ConversionResult]
-    open_runner: Callable[[Path, Mapping[str, Any], Mapping[str, Any]], Runner]  # artifact, metadata, options
+    open_runner: Callable[[Path, ArtifactMetadata, Mapping[str, Any]], Runner]  # artifact, metadata, options
     recognizes: Callable[[Path], bool]  # is this path an artifact of this target?
     runtime_problem: Callable[[], str | None]  # None when the runtime is usable here
     options: Mapping[str, TargetOption] = field(default_factory=dict)  # name with underscores
+    check_options: Callable[[Mapping[str, Any]], None] = _no_check  # refuses bad values before any work
     setup: Callable[[], str] | None = None  # installs what the runtime needs; returns a summary
     packages: tuple[str, ...] = ()  # distributions whose versions shape the artifact (cache key)
 

@@ -17,14 +17,25 @@ ENTRY_POINT_GROUP = "tfport.targets"
 @cache
 def _load() -> tuple[dict[str, Target], dict[str, str]]:
     """Installed targets, and the reason for each entry point that failed to load."""
-    found, broken = {}, {}
+    found: dict[str, Target] = {}
+    sources: dict[str, list[str]] = {}
+    broken: dict[str, str] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             target = entry.load()
         except Exception as exc:  # a broken plugin must not take the others down
             broken[entry.name] = f"{type(exc).__name__}: {exc}"
             continue
+        if not isinstance(target, Target):
+            broken[entry.name] = f"{entry.value} is a {type(target).__name__}, not a tfport.plugin.Target"
+            continue
         found[target.name] = target
+        sources.setdefault(target.name, []).append(entry.value)
+    for name, where in sources.items():
+        if len(set(where)) > 1:  # neither wins: which one ran would depend on install order
+            del found[name]
+            broken[name] = f"{len(set(where))} installed targets are named {name!r} ({', '.join(sorted(set(where)))})" \
+                           " — uninstall all but one"
     return dict(sorted(found.items())), broken
 
 

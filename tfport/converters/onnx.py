@@ -6,7 +6,7 @@ and `serving_default`) are converted once; the runner answers them with the kept
 
 tf2onnx can finish without error and still emit a graph onnxruntime cannot load: an op it has no
 handler for passes through under its TensorFlow name. `Erfc` (Keras 3's exact GELU) is rewritten
-to 1 - Erf(x) in the SavedModel first (tfport.graph_rewrite); any other such op fails by op type
+to 1 - Erf(x) in the SavedModel first (tfport.savedmodel.rewrites.apply); any other such op fails by op type
 and node name. Then every file must pass onnx.checker, strict shape inference and load in onnxruntime.
 """
 
@@ -23,17 +23,14 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 
+from tfport.converters import onnx_labels as labels
 from tfport.errors import BadInputError, ConversionError
-from tfport.graph_rewrite import rewritten_model
-from tfport.heavy import tensorflow
 from tfport.logfile import native_errors, with_native_reason
-from tfport.plugin import ConversionRequest, ConversionResult
+from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
+from tfport.savedmodel.rewrites.apply import rewritten_model
+from tfport.savedmodel.tensorflow import tensorflow
 
 PROTOBUF_LIMIT = 2_000_000_000  # bytes; above it weights must live in external data
-METADATA_SIGNATURE = "tfport.signature"  # metadata_props keys
-METADATA_INPUTS = "tfport.inputs"  # JSON {onnx input name: SavedModel input key}
-METADATA_OUTPUTS = "tfport.outputs"  # JSON {onnx output name: SavedModel output key}
-METADATA_ALIASES = "tfport.aliases"  # JSON [signatures answered by this file too]
 ONNX_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")  # ops here must be defined by ONNX itself
 EXTERNAL_THRESHOLD = 1024  # bytes; smaller tensors (shapes, scales) stay in the .onnx, as onnx does by default
 MIN_OPSET = 9  # tf2onnx's oldest well-supported opset
@@ -77,11 +74,8 @@ def _runtime_loads(opset: int) -> bool:
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
-    from tfport.targets.onnx import session_settings
-
     tensorflow()  # before tf2onnx imports it: quiet logs, reproducible kernels
     model = request.saved_model
-    settings = session_settings(request.options)  # refuses an unavailable provider before converting
     opset, opset_note = _opset(request.options.get("opset"))
     external = bool(request.options.get("external_data")) or model.variable_bytes > PROTOBUF_LIMIT
     artifact = request.out_dir / f"{model.name}.onnx"
@@ -104,16 +98,14 @@ def convert(request: ConversionRequest) -> ConversionResult:
             del proto, storage
             if request.quantization != "float32":
                 _quantize(request, key, aliases, path, external)
-            _validate(path, key, settings)
+            _validate(path, key)
             io[key] = _signature_io(path)
     notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {kept}.onnx"
               for alias, kept in model.aliases.items()]
-    metadata = {
-        "converter": f"tf2onnx {version('tf2onnx')}", "onnx": version("onnx"), "onnxruntime": version("onnxruntime"),
-        "opset": opset, "external_data": external, "signatures": model.distinct_signatures,
-        "signature_aliases": model.aliases, "files": {key: f"{key}.onnx" for key in model.distinct_signatures},
-        "io": io, "runtime": _runtime_needs(artifact, model.distinct_signatures),
-    }
+    metadata = ArtifactMetadata(
+        converter=f"tf2onnx {version('tf2onnx')}", runtime=_runtime_needs(artifact, model.distinct_signatures), io=io,
+        signature_aliases=model.aliases, target_data={"opset": opset, "external_data": external, "onnx": version("onnx"),
+                                                      "files": {key: f"{key}.onnx" for key in model.distinct_signatures}})
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 
 
@@ -189,7 +181,7 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
     from tf2onnx import tf_loader
     from tf2onnx.convert import _convert_common  # what tf2onnx's own --saved-model CLI calls
 
-    from tfport.signature_tensors import signature_tensors
+    from tfport.savedmodel.signature_tensors import signature_tensors
 
     if large_model and not hasattr(np, "product"):
         np.product = np.prod  # tf2onnx 1.17's large-model path still calls this alias numpy 2 removed
@@ -257,14 +249,14 @@ def _label(proto, signature, key: str, aliases: list[str]) -> None:
     tf2onnx could not infer (e.g. after a lookup table) from the signature."""
     initializers = {t.name for t in proto.graph.initializer}
     graph_inputs = [i.name for i in proto.graph.input if i.name not in initializers]
-    labels = {
-        METADATA_SIGNATURE: key,
-        METADATA_INPUTS: json.dumps(_name_mapping(graph_inputs, list(signature.inputs), key, "inputs")),
-        METADATA_OUTPUTS: json.dumps(_name_mapping([o.name for o in proto.graph.output], list(signature.outputs),
+    props = {
+        labels.SIGNATURE: key,
+        labels.INPUTS: json.dumps(_name_mapping(graph_inputs, list(signature.inputs), key, "inputs")),
+        labels.OUTPUTS: json.dumps(_name_mapping([o.name for o in proto.graph.output], list(signature.outputs),
                                                    key, "outputs")),
-        METADATA_ALIASES: json.dumps(aliases),
+        labels.ALIASES: json.dumps(aliases),
     }
-    for name, value in labels.items():
+    for name, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = name, value
     specs = {**signature.inputs, **signature.outputs}
@@ -414,7 +406,7 @@ def _calibration_reader(calibration: Callable[[], Iterator], signatures: list[st
     from onnxruntime.quantization import CalibrationDataReader
 
     meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
-    inputs = json.loads(meta[METADATA_INPUTS])  # onnx name -> signature key
+    inputs = json.loads(meta[labels.INPUTS])  # onnx name -> signature key
     samples = [{name: np.asarray(feed[key]) for name, key in inputs.items()}
                for sig, feed in calibration() if sig in signatures]
     if not samples:
@@ -430,8 +422,9 @@ def _calibration_reader(calibration: Callable[[], Iterator], signatures: list[st
     return Reader()
 
 
-def _validate(path: Path, key: str, settings) -> None:
-    """The artifact must pass the checker and shape inference, and load in onnxruntime."""
+def _validate(path: Path, key: str) -> None:
+    """The artifact must pass the checker and shape inference, and load in onnxruntime (on the CPU:
+    the execution provider asked for is the runtime's concern, checked when parity opens it)."""
     import onnx
     import onnxruntime
 
@@ -441,9 +434,8 @@ def _validate(path: Path, key: str, settings) -> None:
                                           check_type=True, strict_mode=True)
     except Exception as exc:  # onnx raises ValidationError, InferenceError, ...
         raise ConversionError(f"{path.name} is not a valid ONNX model: {_last_line(str(exc))}") from None
-    options, providers = settings
     try:
-        onnxruntime.InferenceSession(str(path), options(), providers=providers)
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types per failure
         raise ConversionError(f"onnxruntime cannot load signature {key!r}: {_unloadable(str(exc), path)}") from None
 
@@ -473,7 +465,7 @@ def _signature_io(path: Path) -> dict[str, dict]:
 
     proto = onnx.load(str(path), load_external_data=False)
     meta = {p.key: p.value for p in proto.metadata_props}
-    keys = {**json.loads(meta.get(METADATA_INPUTS, "{}")), **json.loads(meta.get(METADATA_OUTPUTS, "{}"))}
+    keys = {**json.loads(meta.get(labels.INPUTS, "{}")), **json.loads(meta.get(labels.OUTPUTS, "{}"))}
 
     def spec(value) -> dict:
         tensor = value.type.tensor_type
@@ -484,7 +476,7 @@ def _signature_io(path: Path) -> dict[str, dict]:
             "outputs": {keys.get(v.name, v.name): spec(v) for v in proto.graph.output}}
 
 
-def _runtime_needs(artifact: Path, keys: list[str]) -> dict:
+def _runtime_needs(artifact: Path, keys: list[str]) -> RuntimeNeeds:
     """Opsets and IR version the files declare, and the first onnxruntime release that runs them."""
     import onnx
 
@@ -497,9 +489,9 @@ def _runtime_needs(artifact: Path, keys: list[str]) -> dict:
             opsets[entry.domain or "ai.onnx"] = max(opsets.get(entry.domain or "ai.onnx", 0), entry.version)
     opset = opsets.get("ai.onnx", 0)
     contrib = sorted(domain for domain in opsets if domain not in ONNX_DOMAINS)
-    return {
-        "name": "onnxruntime", "min_version": ONNXRUNTIME_FOR_OPSET.get(opset),
-        "min_version_source": f"onnxruntime's compatibility table: first release implementing opset {opset}",
-        "opsets": opsets, "ir_version": ir_version,
-        "needs": [f"operators of domain(s) {', '.join(contrib)}: onnxruntime only"] if contrib else [],
-    }
+    return RuntimeNeeds(
+        name="onnxruntime", min_version=ONNXRUNTIME_FOR_OPSET.get(opset),
+        min_version_source=f"onnxruntime's compatibility table: first release implementing opset {opset}",
+        needs=[f"operators of domain(s) {', '.join(contrib)}: onnxruntime only"] if contrib else [],
+        details={"opsets": opsets, "ir_version": ir_version},
+    )

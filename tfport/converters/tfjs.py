@@ -1,7 +1,7 @@
 """SavedModel -> one TF.js graph model per signature, with the tensorflowjs converter.
 
 Keras 3's exact GELU (`Erfc`), grouped Conv2D and vocabulary-file tables are rewritten first
-(tfport.graph_rewrite); any other op TF.js lacks fails the conversion by name.
+(tfport.savedmodel.rewrites.apply); any other op TF.js lacks fails the conversion by name.
 
 Control flow is kept functional (`control_flow_v2`): tensorflowjs's default lowers a functional
 While (Keras 3's LSTM and GRU) into v1 frames in which the body's control node depends on each
@@ -18,15 +18,17 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import threading
 from pathlib import Path
 
+from tfport.converters.tfjs_format import GRAPH_DTYPES
 from tfport.errors import BadInputError, ConversionError
-from tfport.heavy import tensorflow
 from tfport.logfile import file_logger, native_errors, with_native_reason
-from tfport.plugin import ConversionRequest, ConversionResult
+from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
+from tfport.savedmodel.tensorflow import tensorflow
 
 # tfport mode -> tensorflowjs weight quantization. TF.js has no signed 1-byte weights: `int8`
 # maps to the same 1-byte affine storage as `uint8` (per-tensor min and scale, dequantized to
@@ -49,15 +51,11 @@ def convert(request: ConversionRequest) -> ConversionResult:
     shard = request.options.get("shard_size") or DEFAULT_SHARD_BYTES
     if shard < 1:
         raise BadInputError(f"--shard-size {shard}: give a positive number of bytes")
-    from tfport.targets.tfjs import check_runtime_options
-
-    _, runtime = check_runtime_options(request.options)  # refuse a typo before converting
-    bundle = bool(request.options.get("bundle")) or runtime == "chromium"
     notes = [_quantization_note(request.quantization, weight_dtype)] if weight_dtype else []
     directories = {key: model_dir_name(key) for key in model.distinct_signatures}
     directories.update({alias: directories[kept] for alias, kept in model.aliases.items()})
-    from tfport.graph_rewrite import rewritten_model
-    from tfport.savedmodel import read_saved_model_proto, signature_op_types
+    from tfport.savedmodel.reader import read_saved_model_proto, signature_op_types
+    from tfport.savedmodel.rewrites.apply import rewritten_model
 
     meta_graph = read_saved_model_proto(model.path)  # what each signature runs, for notes and failure reasons
 
@@ -68,19 +66,18 @@ def convert(request: ConversionRequest) -> ConversionResult:
             notes += _convert_signature(source, model, key, ops, artifact / directories[key], weight_dtype, shard)
     notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {directories[kept]}/model.json"
               for alias, kept in model.aliases.items()]
-    metadata = {
-        "converter": f"tensorflowjs {_version('tensorflowjs')}", "weight_dtype": weight_dtype or "float32",
-        "signatures": model.distinct_signatures, "signature_aliases": model.aliases, "model_dirs": directories,
-        "output_dtypes": {key: {n: s.dtype for n, s in sig.outputs.items()} for key, sig in model.signatures.items()},
-        "input_specs": {key: {n: s.to_json() for n, s in sig.inputs.items()} for key, sig in model.signatures.items()},
-        "io": {key: _signature_io(artifact / directories[key] / "model.json") for key in model.distinct_signatures},
-        "runtime": _runtime_needs(artifact / directories[model.distinct_signatures[0]] / "model.json"),
-    }
-    if bundle:
+    metadata = ArtifactMetadata(
+        converter=f"tensorflowjs {_version('tensorflowjs')}",
+        runtime=_runtime_needs(artifact / directories[model.distinct_signatures[0]] / "model.json"),
+        io={key: _signature_io(artifact / directories[key] / "model.json") for key in model.distinct_signatures},
+        signature_aliases=model.aliases,
+        target_data={"weight_dtype": weight_dtype or "float32", "model_dirs": directories,
+                     "output_dtypes": {key: {n: s.dtype for n, s in sig.outputs.items()}
+                                       for key, sig in model.signatures.items()}})
+    if request.options.get("bundle"):
         from tfport.converters.tfjs_bundle import write_bundle
 
-        notes.append(write_bundle(artifact, model, directories)
-                     + ("" if request.options.get("bundle") else " (written because --runtime chromium needs it)"))
+        notes.append(write_bundle(artifact, model, directories))
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 
 
@@ -120,7 +117,7 @@ def _convert_signature(source: Path, model, key: str, ops: list[str], out: Path,
                                   f"{with_native_reason(_reason(exc, ops), tensorflow_errors())}") from None
         finally:
             file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
-    from tfport.signature_tensors import signature_tensors
+    from tfport.savedmodel.signature_tensors import signature_tensors
 
     _key_by_signature(out / "model.json", signature_tensors(source, model.tags, key))
     return _debug_ops_note(ops, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
@@ -129,11 +126,13 @@ def _convert_signature(source: Path, model, key: str, ops: list[str], out: Path,
 def _run_tensorflowjs(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int,
                       chatter: io.StringIO) -> None:
     with _stdout_lock, contextlib.redirect_stdout(chatter):
+        # tensorflowjs imports TF Decision Forests, whose banner imports IPython when stdout is not a tty.
+        os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
         from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
-        from tfport import shared_load
+        from tfport.savedmodel import shared_load
 
-        shared_load.install()  # tensorflowjs keeps its own name for tf.saved_model.load
+        shared_load.route("tensorflowjs.converters.tf_saved_model_conversion_v2", "load")
         convert_tf_saved_model(
             str(source), str(out), signature_def=key, saved_model_tags=",".join(model.tags) or "serve",
             quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
@@ -167,8 +166,6 @@ def _debug_ops_note(ops: list[str], key: str) -> list[str]:
 
 def _signature_io(model_json: Path) -> dict[str, dict]:
     """Inputs and outputs as model.json declares them (TF.js computes int64 as int32)."""
-    from tfport.targets.tfjs import GRAPH_DTYPES
-
     signature = json.loads(model_json.read_text())["signature"]
 
     def spec(tensor: dict) -> dict:
@@ -179,17 +176,13 @@ def _signature_io(model_json: Path) -> dict[str, dict]:
     return {side: {key: spec(tensor) for key, tensor in signature.get(side, {}).items()} for side in ("inputs", "outputs")}
 
 
-def _runtime_needs(model_json: Path) -> dict:
-    """The TF.js packages parity ran on: older releases may load the model too, but nobody checked."""
-    from tfport.targets.tfjs_node import SOURCE
-
+def _runtime_needs(model_json: Path) -> RuntimeNeeds:
+    """The format; the TF.js release parity runs on is the minimum the target states (older
+    releases may load the model too, but nobody checked)."""
     data = json.loads(model_json.read_text())
-    pinned = json.loads((SOURCE / "package.json").read_text())["dependencies"]["@tensorflow/tfjs-core"]
-    return {
-        "name": "@tensorflow/tfjs (tfjs-core + tfjs-converter)", "min_version": pinned,
-        "min_version_source": "the TF.js release parity ran on (older releases are not checked)",
-        "format": data.get("format"), "converted_by": data.get("convertedBy"), "needs": [],
-    }
+    return RuntimeNeeds(name="@tensorflow/tfjs (tfjs-core + tfjs-converter)",
+                        min_version_source="the TF.js release parity ran on (older releases are not checked)",
+                        details={"format": data.get("format"), "converted_by": data.get("convertedBy")})
 
 
 def _reason(exc: Exception, ops: list[str]) -> str:

@@ -13,12 +13,10 @@ import shutil
 from pathlib import Path
 
 from tfport import __version__
-from tfport.savedmodel import SavedModelInfo, TensorSpec
+from tfport.converters.tfjs_format import TFJS_DTYPES
+from tfport.savedmodel.reader import SavedModelInfo, TensorSpec
 
 TEMPLATE = Path(__file__).with_name("tfjs_bundle_template")
-TFJS_DTYPES = {"float16": "float32", "float32": "float32", "float64": "float32", "int64": "int32", "int32": "int32",
-               "int16": "int32", "int8": "int32", "uint8": "int32", "bool": "bool", "string": "string",
-               "complex64": "complex64", "complex128": "complex64"}
 TS_DATA = {"float32": "Float32Array | number[]", "int32": "Int32Array | number[]",
            "bool": "Uint8Array | boolean[]", "string": "string[] | Uint8Array[]",
            "complex64": "Float32Array /* interleaved real, imaginary */"}

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from tfport.errors import ConversionError
-from tfport.graph_rewrite import rewritten_model
-from tfport.heavy import tensorflow
-from tfport.plugin import ConversionRequest, ConversionResult
+from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
+from tfport.savedmodel import shared_load
+from tfport.savedmodel.rewrites.apply import rewritten_model
+from tfport.savedmodel.tensorflow import tensorflow
 
 FLEX_NEEDED = "ERROR_NEEDS_FLEX_OPS"
 
@@ -18,34 +19,36 @@ FLEX_NEEDED = "ERROR_NEEDS_FLEX_OPS"
 def convert(request: ConversionRequest) -> ConversionResult:
     """Convert with builtin ops; when they cannot express the model, retry with Select TF ops."""
     tf = tensorflow()
+    from tensorflow.lite.python import lite
+
+    shared_load.route(lite.__name__, "_load")  # TFLiteConverter keeps its own name for tf.saved_model.load
     model = request.saved_model
     artifact = request.out_dir / f"{model.name}.tflite"
     notes: list[str] = []
-    metadata = {"converter": f"tensorflow {tf.__version__}", "select_tf_ops": False, "flex_ops": [],
-                "signatures": model.distinct_signatures, "int8_io": bool(request.options.get("int8_io"))}
+    facts = {"select_tf_ops": False, "flex_ops": [], "int8_io": bool(request.options.get("int8_io"))}
     with rewritten_model(model.path) as (source, rewrite_notes):
         notes += rewrite_notes
-        flatbuffer = _convert_with_fallback(tf, request, source, notes, metadata)
-    metadata["io"] = _signature_io(flatbuffer, model.distinct_signatures)
-    metadata["runtime"] = _runtime_needs(flatbuffer, metadata)
-    metadata["signature_aliases"] = model.aliases
+        flatbuffer = _convert_with_fallback(tf, request, source, notes, facts)
+    metadata = ArtifactMetadata(
+        converter=f"tensorflow {tf.__version__}", runtime=_runtime_needs(flatbuffer, facts),
+        io=_signature_io(flatbuffer, model.distinct_signatures), signature_aliases=model.aliases, target_data=facts)
     notes += [f"signature {alias!r} is the same function as {kept!r}; the artifact holds it once"
               for alias, kept in model.aliases.items()]
     artifact.write_bytes(flatbuffer)
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 
 
-def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: list[str], metadata: dict) -> bytes:
+def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: list[str], facts: dict) -> bytes:
     try:
         return _convert(tf, request, source, select_tf_ops=False)
     except Exception as exc:
         problems = _problems(exc)
         if not any(code == FLEX_NEEDED or "Select TF ops" in text for _, code, text in problems):
             raise ConversionError(_reason(exc)) from None
-        metadata["select_tf_ops"] = True
-        metadata["flex_ops"] = sorted({op for op, code, _ in problems if code == FLEX_NEEDED or "TensorList" in op})
+        facts["select_tf_ops"] = True
+        facts["flex_ops"] = sorted({op for op, code, _ in problems if code == FLEX_NEEDED or "TensorList" in op})
         notes.append(
-            f"builtin TFLite ops cannot express {', '.join(metadata['flex_ops']) or 'some ops'}; converted "
+            f"builtin TFLite ops cannot express {', '.join(facts['flex_ops']) or 'some ops'}; converted "
             "with Select TF ops — the artifact needs the Flex delegate on device"
         )
         try:
@@ -127,7 +130,7 @@ def _tensors(details: dict) -> dict[str, dict]:
     return described
 
 
-def _runtime_needs(flatbuffer: bytes, metadata: dict) -> dict:
+def _runtime_needs(flatbuffer: bytes, facts: dict) -> RuntimeNeeds:
     """What a device needs: the converter's min_runtime_version stamp, the ops, Flex or not."""
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -142,12 +145,12 @@ def _runtime_needs(flatbuffer: bytes, metadata: dict) -> dict:
         code = model.OperatorCodes(i)
         custom = code.CustomCode()
         ops.add(custom.decode() if custom else names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?"))
-    return {
-        "name": "LiteRT (TensorFlow Lite)", "min_version": minimum,
-        "min_version_source": "min_runtime_version stamped by the TFLite converter (op versions used)",
-        "needs": ["Flex delegate (Select TF ops): " + ", ".join(metadata["flex_ops"])] if metadata["select_tf_ops"] else [],
-        "ops": sorted(ops),
-    }
+    return RuntimeNeeds(
+        name="LiteRT (TensorFlow Lite)", min_version=minimum,
+        min_version_source="min_runtime_version stamped by the TFLite converter (op versions used)",
+        needs=["Flex delegate (Select TF ops): " + ", ".join(facts["flex_ops"])] if facts["select_tf_ops"] else [],
+        details={"ops": sorted(ops)},
+    )
 
 
 def _problems(exc: Exception) -> list[tuple[str, str, str]]:

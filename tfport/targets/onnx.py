@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from tfport.converters import onnx_labels as labels
 from tfport.errors import BadInputError, RuntimeMissingError
-from tfport.plugin import RUNTIME_THREADS, Feed, Target, TargetOption, lazy
-from tfport.tolerance import Tolerance
+from tfport.parity.tolerance import Tolerance
+from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -83,14 +84,14 @@ def _provider(onnxruntime, name: str) -> str:
     return full
 
 
-class OnnxRunner:
+class OnnxRunner(Runner):
     """One onnxruntime session per signature file; feeds and outputs keyed by the SavedModel's keys.
 
     `artifact` is the directory of `<signature>.onnx` files, or one such file: then only that
     signature (and the signatures it answers for) can run.
     """
 
-    def __init__(self, artifact: Path, metadata: Mapping[str, Any], options: Mapping[str, Any]):
+    def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
         self._session_options, self._providers = session_settings(options)
         import onnxruntime
 
@@ -100,7 +101,7 @@ class OnnxRunner:
         if not files:
             raise BadInputError(f"{artifact} holds no .onnx file")
         self._files = {path.name.removesuffix(".onnx"): path for path in files}
-        self._aliases: dict[str, str] = dict(metadata.get("signature_aliases", {}))
+        self._aliases: dict[str, str] = dict(metadata.signature_aliases) if metadata else {}
         self._sessions: dict[str, tuple[Any, dict[str, str], dict[str, str]]] = {}
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
@@ -141,13 +142,14 @@ class OnnxRunner:
                                     "or copy the whole file") from None
             meta = session.get_modelmeta().custom_metadata_map
             try:
-                labels = {name: json.loads(meta.get(f"tfport.{name}", default))
-                          for name, default in (("inputs", "{}"), ("outputs", "{}"), ("aliases", "[]"))}
+                found = {name: json.loads(meta.get(key, default))
+                         for name, key, default in (("inputs", labels.INPUTS, "{}"), ("outputs", labels.OUTPUTS, "{}"),
+                                                    ("aliases", labels.ALIASES, "[]"))}
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"{self._files[key]} has malformed tfport metadata ({exc}) — convert again") from None
-            for alias in labels["aliases"]:
+            for alias in found["aliases"]:
                 self._aliases.setdefault(alias, key)
-            self._sessions[key] = (session, labels["inputs"], labels["outputs"])
+            self._sessions[key] = (session, found["inputs"], found["outputs"])
         return self._sessions[key]
 
     def _missing(self, signature: str) -> str:
@@ -196,6 +198,7 @@ TARGET = Target(
     open_runner=OnnxRunner,
     recognizes=recognizes,
     runtime_problem=runtime_problem,
+    check_options=session_settings,  # an unknown level or an unavailable provider, before converting
     packages=("tensorflow", "tf2onnx", "onnx", "onnxruntime"),
     options={
         "opset": TargetOption("ONNX opset (default: the newest both tf2onnx and onnxruntime support)", int),

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tfport.errors import BadInputError, ConversionError
-from tfport.plugin import Feed, Target, TargetOption, lazy
-from tfport.targets.tfjs_node import NodeProcess, runtime_problem, setup
-from tfport.tolerance import Tolerance
+from tfport.converters.tfjs_format import GRAPH_DTYPES
+from tfport.errors import BadInputError, RuntimeFailure
+from tfport.parity.tolerance import Tolerance
+from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, Feed, Runner, Target, TargetOption
+from tfport.targets.tfjs_node import NodeProcess, pinned_version, runtime_problem, setup
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -29,9 +31,6 @@ TOLERANCES = {
     "int8": Tolerance(min_cosine=0.995, min_snr_db=20.0, min_top1=0.95),
     "uint16": Tolerance(min_cosine=0.9999, min_snr_db=40.0),
 }
-GRAPH_DTYPES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_INT64": "int64",
-                "DT_INT32": "int32", "DT_INT16": "int16", "DT_INT8": "int8", "DT_UINT8": "uint8", "DT_BOOL": "bool",
-                "DT_STRING": "string", "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128"}
 BACKENDS = ("cpu", "wasm")
 # Without --tfjs-backend, parity runs on wasm: on MobileNetV2 it takes 1.8 s where cpu takes 14.8 s
 # (8 samples), and it is the backend browser apps ship for the CPU. A model wasm cannot run (a
@@ -70,14 +69,15 @@ def check_runtime_options(options: Mapping[str, Any]) -> tuple[str, str]:
     return backend, runtime
 
 
-class TfjsRunner:
+class TfjsRunner(Runner):
     """Feeds golden samples to the graph models by signature key, on Node.js (or Chromium)."""
 
-    def __init__(self, artifact: Path, metadata: Mapping[str, Any], options: Mapping[str, Any]):
+    def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
         self._artifact = artifact
-        self._aliases: Mapping[str, str] = metadata.get("signature_aliases", {})
-        self._directories: Mapping[str, str] = metadata.get("model_dirs", {})
-        self._output_dtypes: Mapping[str, Mapping[str, str]] = metadata.get("output_dtypes", {})
+        facts = metadata.target_data if metadata else {}
+        self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
+        self._directories: Mapping[str, str] = facts.get("model_dirs", {})
+        self._output_dtypes: Mapping[str, Mapping[str, str]] = facts.get("output_dtypes", {})
         backend, self._runtime = check_runtime_options(options)
         self._pinned = bool(options.get("tfjs_backend"))  # a backend the user chose is kept
         self._wasm_failure = ""  # why the default backend could not run the model
@@ -105,7 +105,7 @@ class TfjsRunner:
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         try:
             return self._run(signature, feed)
-        except ConversionError as exc:
+        except RuntimeFailure as exc:
             if self._pinned or self._engine.backend != DEFAULT_BACKEND:
                 raise
             self._wasm_failure = str(exc).partition(": ")[2]
@@ -151,6 +151,22 @@ def _as_saved_model_dtype(value: np.ndarray, dtype: str | None) -> np.ndarray:
         return value
 
 
+def convert(request: ConversionRequest) -> ConversionResult:
+    """The converter, with what only the runtime side knows: that parity in Chromium needs the
+    browser bundle, and which TF.js release the artifact was proven on."""
+    from tfport.converters.tfjs import convert as convert_graph_models
+
+    _, runtime = check_runtime_options(request.options)
+    needs_bundle = runtime == "chromium" and not request.options.get("bundle")
+    if needs_bundle:
+        request = replace(request, options={**request.options, "bundle": True})
+    result = convert_graph_models(request)
+    if needs_bundle:
+        result.notes.append("the browser bundle was written because --runtime chromium needs it")
+    result.metadata.runtime.min_version = pinned_version()
+    return result
+
+
 def _recognizes(path: Path) -> bool:
     return path.is_dir() and (any(path.glob("*/model.json")) or (path / "parity.html").is_file())
 
@@ -160,10 +176,11 @@ TARGET = Target(
     description="TF.js graph models for browsers and Node.js, run on @tensorflow/tfjs (cpu or wasm backend)",
     quantization_modes=tuple(TOLERANCES),
     tolerances=TOLERANCES,
-    convert=lazy("tfport.converters.tfjs:convert"),
+    convert=convert,
     open_runner=TfjsRunner,
     recognizes=_recognizes,
     runtime_problem=runtime_problem,
+    check_options=check_runtime_options,
     setup=setup,
     packages=("tensorflow", "tensorflowjs"),
     options={

@@ -20,7 +20,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tfport.errors import ConversionError, RuntimeMissingError
+from tfport.errors import RuntimeFailure, RuntimeMissingError
 from tfport.logfile import file_logger, log_path
 from tfport.targets.tfjs_node import node_modules, setup
 from tfport.targets.tfjs_wire import FramedEngine, split_frame
@@ -135,7 +135,7 @@ class BrowserSession(FramedEngine):
             problem = f"Chromium exited (code {self._browser.returncode}; its messages are in {log_path()})"
         else:
             problem = f"no answer in {ANSWER_TIMEOUT} s (Chromium's messages are in {log_path()})"
-        raise ConversionError(f"the bundle's parity page in Chromium failed: {problem}")
+        raise RuntimeFailure(f"the bundle's parity page in Chromium failed: {problem}")
 
     def close(self) -> None:
         self.work.put(None)  # lets the page leave its loop

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import struct
 import subprocess
-import tempfile
 from pathlib import Path
 
-from tfport.errors import ConversionError, RuntimeMissingError
+from tfport.errors import RuntimeFailure, RuntimeMissingError
 from tfport.logfile import cache_dir, log_path
+from tfport.pipeline.atomic import staged_directory, write_bytes_atomically
 from tfport.targets.tfjs_wire import FramedEngine
 
 SOURCE = Path(__file__).with_name("tfjs_runtime")
@@ -70,27 +69,28 @@ def setup() -> str:
         raise RuntimeMissingError(problem)
     # Printed on stdout: during conversion and parity, file descriptor 2 goes to the log file.
     print(f"installing the TF.js runtime (npm ci, once) into {directory} …", flush=True)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
     try:
-        for name in LOCK_FILES:
-            shutil.copy2(SOURCE / name, staging / name)
-        with open(log_path(), "ab") as log:
-            try:
-                done = subprocess.run(NPM_CI, cwd=staging, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-            except OSError as exc:
-                raise RuntimeMissingError(f"cannot run npm ({exc}) — install npm (apt-get install npm)") from None
-        if done.returncode != 0:
-            raise RuntimeMissingError(f"`npm ci` failed installing the TF.js runtime (exit code {done.returncode}; "
-                                      f"npm's output is in {log_path()}) — is the npm registry reachable?")
-        try:
-            staging.rename(directory)
-        except OSError:  # another tfport process installed it meanwhile: keep theirs, it is in use
-            if not _installed(directory):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with staged_directory(directory, replace=False) as staging:
+            for name in LOCK_FILES:
+                shutil.copy2(SOURCE / name, staging / name)
+            with open(log_path(), "ab") as log:
+                try:
+                    done = subprocess.run(NPM_CI, cwd=staging, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                except OSError as exc:
+                    raise RuntimeMissingError(f"cannot run npm ({exc}) — install npm (apt-get install npm)") from None
+            if done.returncode != 0:
+                raise RuntimeMissingError(f"`npm ci` failed installing the TF.js runtime (exit code "
+                                          f"{done.returncode}; npm's output is in {log_path()}) — is the npm "
+                                          "registry reachable?")
+    except OSError:  # another tfport process installed it meanwhile: keep theirs, it is in use
+        if not _installed(directory):
+            raise
     return f"TF.js runtime installed in {directory}"
+
+
+def pinned_version() -> str:
+    """The @tensorflow/tfjs-core release the runtime installs (and parity runs on)."""
+    return json.loads((SOURCE / "package.json").read_text())["dependencies"]["@tensorflow/tfjs-core"]
 
 
 def runner_script() -> Path:
@@ -98,10 +98,7 @@ def runner_script() -> Path:
     source = (SOURCE / RUNNER).read_bytes()
     script = runtime_dir() / f"runner-{hashlib.sha256(source).hexdigest()[:12]}.mjs"
     if not script.is_file():
-        handle, temporary = tempfile.mkstemp(prefix=".runner-", suffix=".mjs", dir=script.parent)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(source)
-        os.replace(temporary, script)
+        write_bytes_atomically(script, source)
     return script
 
 
@@ -129,7 +126,7 @@ class NodeProcess(FramedEngine):
             return reply, self._read(sum(o["bytes"] for o in reply.get("outputs", [])))
         except (BrokenPipeError, struct.error, ValueError):
             self._process.kill()
-            raise ConversionError(f"the TF.js runner on Node.js stopped (exit code {self._process.wait()}; "
+            raise RuntimeFailure(f"the TF.js runner on Node.js stopped (exit code {self._process.wait()}; "
                                   f"its messages are in {log_path()})") from None
 
     def _read(self, size: int) -> bytes:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfport.converters.tfjs_bundle import TFJS_DTYPES
-from tfport.errors import BadInputError, ConversionError
+from tfport.converters.tfjs_format import TFJS_DTYPES
+from tfport.errors import BadInputError, RuntimeFailure
 
 
 def to_tfjs_dtype(array: np.ndarray) -> tuple[str, np.ndarray]:
@@ -82,7 +82,7 @@ class FramedEngine:
     def load(self, key: str, model_json: Path) -> None:
         reply, _ = self._call({"op": "load", "model": key, "path": str(model_json.resolve())}, b"")
         if self.backend and reply.get("backend") != self.backend:
-            raise ConversionError(f"{self.where} runs on the {reply.get('backend')} backend, not {self.backend}")
+            raise RuntimeFailure(f"{self.where} runs on the {reply.get('backend')} backend, not {self.backend}")
 
     def run(self, key: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str]) -> list[np.ndarray]:
         specs, payload = encode_tensors(inputs)
@@ -100,7 +100,7 @@ class FramedEngine:
     def _call(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
         reply, body = self._exchange(frame(header, payload))
         if not reply.get("ok"):
-            raise ConversionError(f"{self.where} failed on signature {header['model']!r}: {reply.get('error')}")
+            raise RuntimeFailure(f"{self.where} failed on signature {header['model']!r}: {reply.get('error')}")
         return reply, body
 
     def _exchange(self, request: bytes) -> tuple[dict, bytes]:

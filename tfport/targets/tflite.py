@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from tfport.errors import BadInputError, RuntimeMissingError
-from tfport.plugin import RUNTIME_THREADS, Feed, Target, TargetOption, lazy
-from tfport.tolerance import Tolerance
+from tfport.parity.tolerance import Tolerance
+from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -32,12 +32,12 @@ TOLERANCES = {
 FILE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier of TFLite's schema
 
 
-class TFLiteRunner:
+class TFLiteRunner(Runner):
     """Runs a .tflite by signature; Flex artifacts need TensorFlow's interpreter, which links Flex."""
 
-    def __init__(self, artifact: Path, metadata: Mapping[str, Any], options: Mapping[str, Any]):
-        if metadata.get("select_tf_ops"):
-            from tfport.heavy import tensorflow
+    def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
+        if metadata and metadata.target_data.get("select_tf_ops"):
+            from tfport.savedmodel.tensorflow import tensorflow
 
             with warnings.catch_warnings():  # its deprecation notice is for users of plain LiteRT
                 warnings.simplefilter("ignore")
@@ -52,7 +52,7 @@ class TFLiteRunner:
         except ValueError as exc:
             raise BadInputError(_unloadable(Path(artifact), exc)) from None
         self._runners: dict[str, Any] = {}
-        self._aliases: Mapping[str, str] = metadata.get("signature_aliases", {})
+        self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         if signature not in self._runners:

@@ -1,0 +1,221 @@
+"""The main job: golden set -> convert -> run on the real runtime -> parity -> reports.
+
+Every step calls targets only through `tfport.plugin.Target`, so adding a target changes
+nothing here.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfport import __version__
+from tfport.errors import ConversionError, TfportError
+from tfport.golden.golden_set import MANIFEST, GoldenSet, feeds, read_golden
+from tfport.golden.recording import golden_request, make_golden, reusable_golden
+from tfport.golden.synthesis import SynthesisOptions, inputs_from_file
+from tfport.logfile import file_logger, log_path, native_stderr_to_log
+from tfport.parity.run import output_tolerance, timed_parity
+from tfport.parity.tolerance import TolerancePolicy
+from tfport.pipeline import cache, interrupt
+from tfport.pipeline.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
+from tfport.pipeline.progress import Stage, no_stage
+from tfport.pipeline.record import ArtifactRecord, describe_artifact
+from tfport.plugin import ArtifactMetadata, ConversionRequest
+from tfport.registry import check_mode, check_options_known, get_target, require_runtime, target_options_for
+from tfport.reports.report import ArtifactResult, Report
+from tfport.savedmodel.reader import SavedModelInfo, inspect_saved_model, require_signatures
+from tfport.savedmodel.scan import refuse_untrusted
+from tfport.savedmodel.shared_load import one_load_per_model
+
+
+@dataclass
+class ConvertJob:
+    model_path: Path
+    targets: list[tuple[str, str]]  # (target name, quantization mode)
+    policy: TolerancePolicy
+    out_dir: Path | None = None
+    golden_dir: Path | None = None
+    inputs_file: Path | None = None
+    calibration_file: Path | None = None
+    synthesis: SynthesisOptions = field(default_factory=SynthesisOptions)
+    target_options: dict[str, Any] = field(default_factory=dict)
+    trust: bool = False  # load the model even if `tfport scan` finds ops reaching outside it
+    force: bool = False  # convert again even when the cache holds an identical artifact
+    jobs: int = 1  # artifacts converted and checked at once
+
+
+def default_out_dir(model: SavedModelInfo) -> Path:
+    return Path("dist") / model.name
+
+
+def convert(
+    job: ConvertJob, stage: Stage = no_stage, finish: Callable[[Report, Path], None] | None = None,
+) -> tuple[Report, Path]:
+    """Convert to each requested (target, mode), prove each artifact, write reports to the out dir;
+    then `finish(report, out_dir)` (e.g. a release manifest), still holding the out dir's lock."""
+    requested = [(get_target(name), mode) for name, mode in job.targets]
+    for target, mode in requested:
+        check_mode(target, mode)
+    check_options_known([target for target, _ in requested], job.target_options)
+    stage("model", "inspecting the SavedModel")
+    model = model_to_load(job.model_path, job.trust)
+    out_dir = Path(job.out_dir) if job.out_dir else default_out_dir(model)
+    claim_directory(out_dir)
+    with exclusive(out_dir, lambda text: stage("out dir", text)), one_load_per_model():
+        remove_leftovers(out_dir)
+        report = _convert_into(job, requested, model, out_dir, stage)
+        if finish is not None:
+            finish(report, out_dir)
+    return report, out_dir
+
+
+def model_to_load(path: Path, trust: bool) -> SavedModelInfo:
+    """Describe a model that `convert` or `golden` will load, refusing up front — before TensorFlow
+    runs it and before anything is written — one that cannot be ported or that reaches outside itself."""
+    model = inspect_saved_model(path)
+    require_signatures(model)
+    refuse_untrusted(model.path, trust)
+    return model
+
+
+def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Path, stage: Stage) -> Report:
+    notes = [f"using version {model.version} of {job.model_path}"] if model.version is not None else []
+    with native_stderr_to_log():
+        golden, golden_note = _golden_for(job, model, out_dir, stage)
+    notes.append(golden_note)
+    notes += [f"golden input {name}: {why}" for name, why in golden.manifest.get("inferred", {}).items()]
+    calibration = _calibration(job, model, golden)
+    report = Report(model=_model_summary(model), golden=golden.summary())
+    report.versions = dict(golden.manifest.get("versions", {}))
+    if job.jobs > 1 and len(requested) > 1:
+        # Converters and runtimes spend their time in native code that releases the GIL.
+        with ThreadPoolExecutor(max_workers=job.jobs, thread_name_prefix="tfport") as pool:
+            results = list(pool.map(lambda pair: _convert_one(*pair, model, golden, calibration, job, out_dir, stage),
+                                    requested))
+    else:
+        results = [_convert_one(target, mode, model, golden, calibration, job, out_dir, stage)
+                   for target, mode in requested]
+    for result in results:
+        result.notes[:0] = notes
+        stage(result.label, result.verdict)
+    report.results = results
+    stage("reports", "writing reports")
+    from tfport.reports.write import write_reports
+
+    write_reports(report, out_dir)
+    return report
+
+
+def _golden_for(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: Stage) -> tuple[GoldenSet, str]:
+    if job.golden_dir is not None:
+        stage("golden", "reading the golden set")
+        golden = read_golden(job.golden_dir)
+        golden.check_model(model.fingerprint, model.signatures, f"SavedModel {model.path}")
+        return golden, f"golden set {job.golden_dir}"
+    path = out_dir / "golden"
+    request = golden_request(job.synthesis, job.inputs_file)
+    reused, refused = (None, None) if job.force else reusable_golden(path, model, request)
+    if reused is not None:
+        return reused, f"reused the golden set in {path} (same model and options, files as recorded)"
+    stage("golden", "recording outputs of the SavedModel")
+    why = f" again (the one there was not reused: {refused})" if refused else ""
+    return make_golden(model, path, job.synthesis, job.inputs_file), f"recorded a golden set in {path}{why}"
+
+
+def _calibration(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet) -> Callable[[], Iterator]:
+    if job.calibration_file is None:
+        return golden.calibration
+    samples = inputs_from_file(job.calibration_file, model.signatures)
+
+    def calibration() -> Iterator:
+        for key, inputs in samples.items():
+            for feed in feeds(inputs):
+                yield key, feed
+
+    return calibration
+
+
+def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) -> ArtifactResult:
+    result = ArtifactResult(target=target.name, quantization=mode)
+    final = out_dir / result.label
+    options = target_options_for(target, job.target_options)
+    key = cache.artifact_key({
+        "model": model.fingerprint, "target": target.name, "mode": mode, "options": options,
+        "golden": cache.file_digest(golden.path / MANIFEST), "versions": cache.package_versions(target.packages),
+        "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
+    })
+    try:
+        target.check_options(options)  # a typo or an unavailable provider, before converting
+        with native_stderr_to_log(), staged_directory(final) as staging:
+            restored, discarded = (False, None) if job.force else cache.restore(key, staging)
+            result.notes += [discarded] if discarded else []
+            if restored:
+                record = ArtifactRecord.read(staging)
+                result.notes += [*record.notes, "reused the cached artifact (same SavedModel, options and tool "
+                                                "versions; every file's SHA-256 as recorded)"]
+            else:
+                stage(result.label, "converting and validating")
+                record = _convert_fresh(target, mode, model, calibration, options, staging, result)
+                interrupt.check()  # before anything is stored or moved into place
+                cache.store(key, staging)
+            result.metadata = record.metadata
+            require_runtime(target)
+            parity_key = _parity_key(staging, target, mode, options, golden, job.policy)
+            cached = None if job.force else cache.load_parity(parity_key)
+            if cached is not None:
+                result.outputs, runtime_notes = cached
+                runtime_notes.append("reused the parity results (same artifact bytes, golden set, tolerances and "
+                                     "runtime)")
+            else:
+                stage(result.label, "parity on the runtime")
+                result.outputs, runtime_notes = timed_parity(target, mode, staging / record.artifact,
+                                                             result.metadata, options, golden, model.signatures,
+                                                             job.policy, result.seconds)
+                interrupt.check()
+                cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
+            result.notes += runtime_notes
+        describe_artifact(result, final / record.artifact, out_dir)
+    except TfportError as exc:
+        result.error, result.error_exit_code = str(exc), exc.exit_code
+    except Exception as exc:  # a converter or runtime crash is this artifact's failure only
+        file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
+        result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
+    return result
+
+
+def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSet, policy) -> str:
+    """Parity is a function of the artifact's bytes (never of how it was made: a changed byte must
+    not inherit a verdict), the golden set's files, the tolerances and the runtime with its options."""
+    tolerances = {f"{signature}/{output}": output_tolerance(target, mode, golden, policy, signature, output)[0].to_json()
+                  for signature, outputs in golden.outputs.items() for output in outputs}
+    return cache.artifact_key({"artifact": cache.content_digest(artifact_dir),
+                               "golden": cache.file_table(golden.path, golden.path), "tolerances": tolerances,
+                               "target": target.name, "runtime": cache.package_versions(target.packages),
+                               "options": options})
+
+
+def _convert_fresh(target, mode, model, calibration, options, staging, result) -> ArtifactRecord:
+    started = time.perf_counter()
+    converted = target.convert(ConversionRequest(model, mode, staging, calibration, options))
+    result.seconds["convert"] = round(time.perf_counter() - started, 3)
+    if not isinstance(converted.metadata, ArtifactMetadata):
+        raise ConversionError(f"target {target.name} returned {type(converted.metadata).__name__} metadata, not "
+                              "tfport.plugin.ArtifactMetadata — a bug in the target plugin")
+    converted.metadata.check(target.name, list(model.signatures))
+    result.notes += converted.notes
+    record = ArtifactRecord(target=target.name, quantization=mode, artifact=converted.artifact.name,
+                            tfport=__version__, model={"name": model.name, "fingerprint": model.fingerprint},
+                            metadata=converted.metadata, notes=converted.notes)
+    record.write(staging)
+    return record
+
+
+def _model_summary(model: SavedModelInfo) -> dict[str, Any]:
+    return {"name": model.name, "path": str(model.path), "version": model.version,
+            "fingerprint": model.fingerprint, "fingerprint_source": model.fingerprint_source}

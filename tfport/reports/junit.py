@@ -1,0 +1,39 @@
+"""junit.xml: one test suite per artifact, one test case per signature output, for CI dashboards."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from tfport.parity.metrics import OutputResult
+from tfport.reports.report import Report, detail
+
+
+def junit_xml(report: Report) -> str:
+    suites = ET.Element("testsuites", name="tfport")
+    for result in report.results:
+        cases = [(o, o.verdict) for o in result.outputs] or [(None, result.verdict)]
+        suite = ET.SubElement(
+            suites, "testsuite", name=f"tfport.{result.label}", tests=str(len(cases)),
+            failures=str(sum(1 for _, v in cases if v == "fail")),
+            errors=str(sum(1 for _, v in cases if v == "error")),
+            time=f"{sum(result.seconds.values()):.3f}",
+        )
+        for output, verdict in cases:
+            name = f"{output.signature}/{output.output}" if output else "convert"
+            case = ET.SubElement(suite, "testcase", classname=f"tfport.{result.label}", name=name)
+            text = detail(result, output)
+            if verdict == "fail":
+                ET.SubElement(case, "failure", message=text).text = _metrics_text(output)
+            elif verdict == "error":
+                ET.SubElement(case, "error", message=text or "no parity verdict")
+            else:
+                ET.SubElement(case, "system-out").text = _metrics_text(output)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _metrics_text(output: OutputResult | None) -> str:
+    if output is None:
+        return ""
+    return "\n".join(f"{k} = {v:.6g}" for k, v in output.metrics.items())
+
