@@ -37,8 +37,10 @@ def test_recipe_releases_summarises_and_verifies(tmp_path):
     assert run_job("release", tmp_path) == [0, 0]
     release = tmp_path / "release"
     manifest = json.loads((release / "manifest.json").read_text())
+    from tfport.registry import targets
+
     assert {(a["target"], a["quantization"]) for a in manifest["artifacts"]} == {
-        (target, mode) for target in ("tflite", "onnx", "tfjs") for mode in ("float32", "int8")}
+        (target, mode) for target in targets() for mode in ("float32", "int8")}, "--to all: every installed target"
     assert (release / "report.html").is_file() and (release / "junit.xml").is_file()
     assert "| tflite" in (tmp_path / "summary.md").read_text(), "report.md goes to the step summary"
     assert run_job("verify", tmp_path) == [0]

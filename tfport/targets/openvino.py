@@ -1,0 +1,135 @@
+"""The OpenVINO target: openvino.convert_model paired with the OpenVINO Runtime (CPU by default).
+
+Default tolerances, per quantization mode (measurements in docs/targets.md, "openvino"):
+- float32: |Δ| ≤ 1e-4 + 1e-3·|ref| per element — same math, other kernels; inference precision
+  is pinned to f32 (the CPU plugin computes in bf16 by default on CPUs that have it).
+- fp16: float16 weights, float32 compute; cosine ≥ 0.9999, SNR ≥ 40 dB.
+- int8: NNCF post-training quantization; cosine ≥ 0.99, SNR ≥ 15 dB, top-1 agreement ≥ 0.95.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfport.errors import BadInputError, RuntimeFailure, RuntimeMissingError
+from tfport.parity.tolerance import Tolerance
+from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
+
+TOLERANCES = {
+    "float32": Tolerance(atol=1e-4, rtol=1e-3),
+    "fp16": Tolerance(min_cosine=0.9999, min_snr_db=40.0),
+    "int8": Tolerance(min_cosine=0.99, min_snr_db=15.0, min_top1=0.95),
+}
+DEFAULT_DEVICE = "CPU"
+
+
+class OpenVinoRunner(Runner):
+    """One compiled model per signature file; feeds and outputs keyed by the SavedModel's keys.
+
+    `artifact` is the directory of `<signature>.xml` files, or one such file."""
+
+    def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
+        problem = runtime_problem()
+        if problem:
+            raise RuntimeMissingError(problem)
+        import openvino
+
+        self._core = openvino.Core()
+        self._device = check_options(options, self._core)
+        self._config = {"INFERENCE_PRECISION_HINT": "f32"}
+        if options.get(RUNTIME_THREADS):
+            self._config["INFERENCE_NUM_THREADS"] = int(options[RUNTIME_THREADS])
+        self._artifact = Path(artifact)
+        files = [self._artifact] if self._artifact.is_file() else sorted(self._artifact.glob("*.xml"))
+        if not files:
+            raise BadInputError(f"{artifact} holds no OpenVINO .xml model")
+        self._files = {path.stem: path for path in files}
+        self._aliases = dict(metadata.signature_aliases) if metadata else {}
+        self._compiled: dict[str, Any] = {}
+
+    def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
+        compiled = self._compile(self._aliases.get(signature, signature), signature)
+        expected = {port.get_any_name() for port in compiled.inputs}
+        if set(feed) != expected:  # OpenVINO would reuse the previous call's value for a missing input
+            raise BadInputError(f"signature {signature!r} takes input(s) {', '.join(sorted(expected))}; the feed has "
+                                f"{', '.join(sorted(feed)) or 'none'} — pass a golden set recorded for this model")
+        try:
+            answer = compiled({name: np.asarray(value) for name, value in feed.items()})
+        except Exception as exc:  # OpenVINO's own exception types
+            raise RuntimeFailure(f"OpenVINO failed on signature {signature!r}: {str(exc).strip().splitlines()[-1]}") \
+                from None
+        return {_key(port): np.asarray(value) for port, value in answer.items()}
+
+    def _compile(self, key: str, asked: str):
+        if key not in self._compiled:
+            if key not in self._files:
+                held = ", ".join(sorted(self._files))
+                raise BadInputError(f"the OpenVINO artifact {self._artifact} has no model for signature {asked!r} "
+                                    f"(it has: {held})")
+            try:
+                self._compiled[key] = self._core.compile_model(str(self._files[key]), self._device, self._config)
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise BadInputError(f"{self._files[key]} cannot be loaded by OpenVINO ({reason}) — convert the model "
+                                    "again, or copy the .xml with its .bin") from None
+        return self._compiled[key]
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"ran on OpenVINO {self._device}, f32 inference precision"]
+
+    def close(self) -> None:
+        self._compiled.clear()
+
+
+def _key(port) -> str:
+    """The signature key: the converter names each port by its key alone."""
+    return port.get_any_name()
+
+
+def check_options(options: Mapping[str, Any], core=None) -> str:
+    """The device for --device, refused unless OpenVINO has it here."""
+    device = str(options.get("device") or DEFAULT_DEVICE).upper()
+    if runtime_problem():
+        return device
+    if core is None:
+        import openvino
+
+        core = openvino.Core()
+    available = core.available_devices
+    if device not in available:
+        raise RuntimeMissingError(f"--device {device}: OpenVINO here has {', '.join(available)}")
+    return device
+
+
+def runtime_problem() -> str | None:
+    if importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed — pip install 'tfport[openvino]'"
+    return None
+
+
+def recognizes(path: Path) -> bool:
+    """An OpenVINO IR `.xml` (beside its `.bin`), or a directory of them (what `convert` writes)."""
+    if path.is_file():
+        return path.suffix == ".xml" and path.with_suffix(".bin").is_file()
+    return path.is_dir() and any(xml.with_suffix(".bin").is_file() for xml in path.glob("*.xml"))
+
+
+TARGET = Target(
+    name="openvino",
+    description="OpenVINO IR per signature for Intel CPUs, GPUs and NPUs, run on the OpenVINO Runtime",
+    quantization_modes=tuple(TOLERANCES),
+    tolerances=TOLERANCES,
+    convert=lazy("tfport.converters.openvino:convert"),
+    open_runner=OpenVinoRunner,
+    recognizes=recognizes,
+    runtime_problem=runtime_problem,
+    check_options=check_options,
+    packages=("tensorflow", "openvino", "nncf"),
+    options={"device": TargetOption("OpenVINO device for parity and bench, e.g. CPU or GPU", str, DEFAULT_DEVICE)},
+)
