@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tfport.errors import BadInputError
+from tfport.pipeline.cache import content_digest, content_files, file_digest
 from tfport.plugin import ArtifactMetadata
 
 RECORD = "tfport.json"
@@ -78,8 +79,6 @@ def resolve_artifact(path: Path) -> tuple[Path, ArtifactRecord | None]:
 def describe_artifact(result: Any, artifact: Path, out_dir: Path) -> None:
     """Fill a report's ArtifactResult with where the artifact is (relative to `out_dir`), its size
     and SHA-256 (of the file; of its file table for a directory artifact)."""
-    from tfport.pipeline.cache import content_digest, content_files, file_digest
-
     artifact = Path(artifact)
     files = [artifact] if artifact.is_file() else content_files(artifact)
     result.artifact = os.path.relpath(artifact, out_dir)
