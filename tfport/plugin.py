@@ -133,6 +133,16 @@ class ConversionRequest:
     calibration: Callable[[], Any]  # yields (signature, feed) pairs, for calibrated modes
     options: Mapping[str, Any] = field(default_factory=dict)
 
+    def samples_for(self, key: str) -> list[Feed]:
+        """The calibration feeds one converted function must cover: those of signature `key` and of
+        the signatures that are the same function (they run the same file, so its ranges must
+        cover their inputs too). Refused when there are none."""
+        answering = {key} | {alias for alias, kept in self.saved_model.aliases.items() if kept == key}
+        samples = [feed for signature, feed in self.calibration() if signature in answering]
+        if not samples:
+            raise ConversionError(f"no calibration samples for signature {key!r}")
+        return samples
+
 
 @dataclass
 class ConversionResult:

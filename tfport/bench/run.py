@@ -45,13 +45,14 @@ class BenchOptions:
 
 def artifacts_in(directory: Path) -> list[dict[str, Any]]:
     """The artifacts `tfport convert` or `tfport release` wrote into `directory`, from their records."""
-    found = []
-    for artifact_dir in artifact_dirs(directory):
-        record = ArtifactRecord.read(artifact_dir)
-        found.append({"label": artifact_dir.name, "target": record.target, "quantization": record.quantization,
-                      "artifact": str(artifact_dir / record.artifact), "metadata": record.metadata.to_json(),
-                      "runtime": record.metadata.runtime.name})
-    return found
+    return [_item(ArtifactRecord.read(artifact_dir)) for artifact_dir in artifact_dirs(directory)]
+
+
+def _item(record: ArtifactRecord) -> dict[str, Any]:
+    """What the bench worker needs to know of one artifact."""
+    return {"label": record.directory.name, "target": record.target, "quantization": record.quantization,
+            "artifact": str(record.directory / record.artifact), "metadata": record.metadata.to_json(),
+            "runtime": record.metadata.runtime.name}
 
 
 def read_report(directory: Path) -> Report | None:
@@ -95,8 +96,7 @@ def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage
         if record is None:
             raise BadInputError(f"{directory} holds no artifacts (no */{RECORD}) — pass a SavedModel, a directory "
                                 "`tfport convert` or `tfport release` wrote, or one artifact in it")
-        directory = record.directory.parent
-        items = [item for item in artifacts_in(directory) if item["label"] == record.directory.name]
+        directory, items = record.directory.parent, [_item(record)]
     golden = read_golden(directory / "golden")
     report = read_report(directory)
     model = model_of(report, model)

@@ -19,7 +19,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -97,11 +97,10 @@ def convert(request: ConversionRequest) -> ConversionResult:
             _save(proto, storage, path, external)
             del proto, storage
             if request.quantization != "float32":
-                _quantize(request, key, aliases, path, external)
+                _quantize(request, key, path, external)
             _validate(path, key)
             io[key] = _signature_io(path)
-    notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {kept}.onnx"
-              for alias, kept in model.aliases.items()]
+    notes += model.alias_notes(lambda kept: f"it runs {kept}.onnx")
     metadata = ArtifactMetadata(
         converter=f"tf2onnx {version('tf2onnx')}", runtime=_runtime_needs(artifact, model.distinct_signatures), io=io,
         signature_aliases=model.aliases, target_data={"opset": opset, "external_data": external, "onnx": version("onnx"),
@@ -320,7 +319,7 @@ def _moved_aside(path: Path) -> Iterator[Path]:
         yield source
 
 
-def _quantize(request: ConversionRequest, key: str, aliases: list[str], path: Path, external: bool) -> None:
+def _quantize(request: ConversionRequest, key: str, path: Path, external: bool) -> None:
     """Replace the float32 file at `path` by its quantized version."""
     mode = request.quantization
     with _moved_aside(path) as source:
@@ -335,7 +334,7 @@ def _quantize(request: ConversionRequest, key: str, aliases: list[str], path: Pa
             elif mode == "int8":
                 from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-                reader = _calibration_reader(request.calibration, [key, *aliases], source)
+                reader = _calibration_reader(request.samples_for(key), source)
                 quantize_static(str(source), str(path), reader, quant_format=QuantFormat.QDQ,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
                                 use_external_data_format=external)
@@ -398,19 +397,15 @@ def _reads(node) -> set[str]:
     return names
 
 
-def _calibration_reader(calibration: Callable[[], Iterator], signatures: list[str], model: Path):
-    """Feeds the golden (or --calibration) samples of one file's signature and of the signatures it
-    answers for (they run the same file, so its ranges must cover their inputs too)."""
+def _calibration_reader(feeds: list, model: Path):
+    """Feeds the calibration samples of one file (ConversionRequest.samples_for) under its ONNX input names."""
     import numpy as np
     import onnx
     from onnxruntime.quantization import CalibrationDataReader
 
     meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
     inputs = json.loads(meta[labels.INPUTS])  # onnx name -> signature key
-    samples = [{name: np.asarray(feed[key]) for name, key in inputs.items()}
-               for sig, feed in calibration() if sig in signatures]
-    if not samples:
-        raise ConversionError(f"no calibration samples for signature {signatures[0]!r}")
+    samples = [{name: np.asarray(feed[key]) for name, key in inputs.items()} for feed in feeds]
 
     class Reader(CalibrationDataReader):
         def __init__(self):

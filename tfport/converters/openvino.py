@@ -15,7 +15,6 @@ import contextlib
 import io
 import logging
 import re
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -44,13 +43,12 @@ def convert(request: ConversionRequest) -> ConversionResult:
         loaded = tf.saved_model.load(str(source), tags=model.tags or None)
         for key in model.distinct_signatures:
             ov_model = _convert_signature(openvino, loaded.signatures[key], key, model.path)
-            io[key] = _signature_io(ov_model, model.signatures[key], key)
+            io[key] = _name_ports_by_key(ov_model, model.signatures[key], key)
             if request.quantization == "int8":
-                ov_model = _quantize(ov_model, _calibration(request, key, model.aliases), key)
+                ov_model = _quantize(ov_model, request.samples_for(key), key)
             openvino.save_model(ov_model, str(artifact / f"{key}.xml"),
                                 compress_to_fp16=request.quantization == "fp16")
-    notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {kept}.xml"
-              for alias, kept in model.aliases.items()]
+    notes += model.alias_notes(lambda kept: f"it runs {kept}.xml")
     metadata = ArtifactMetadata(
         converter=f"openvino.convert_model {version('openvino')}",
         runtime=RuntimeNeeds(name="OpenVINO Runtime", min_version=version("openvino").split("-")[0],
@@ -84,7 +82,7 @@ def _reason(message: str) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def _signature_io(ov_model, signature, key: str) -> dict[str, dict]:
+def _name_ports_by_key(ov_model, signature, key: str) -> dict[str, dict]:
     """Name every port by its signature key alone (convert_model may add tensor names such as
     `model/dense/MatMul:0`), so the IR runs by key even without tfport.json; and describe them with
     OpenVINO's types and shapes. A port that carries no signature key is refused."""
@@ -110,22 +108,11 @@ def _signature_io(ov_model, signature, key: str) -> dict[str, dict]:
     return described
 
 
-def _calibration(request: ConversionRequest, key: str, aliases: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """The calibration feeds of this signature (and of the signatures that alias it)."""
-    answering = {key} | {alias for alias, kept in aliases.items() if kept == key}
-    for signature, feed in request.calibration():
-        if signature in answering:
-            yield feed
-
-
-def _quantize(ov_model, feeds: Iterator[dict[str, Any]], key: str):
+def _quantize(ov_model, samples: list[dict[str, Any]], key: str):
     try:
         import nncf
     except ImportError:
         raise RuntimeMissingError("int8 needs NNCF — pip install 'tfport[openvino]' (nncf)") from None
-    samples = list(feeds)
-    if not samples:
-        raise ConversionError(f"no calibration samples for signature {key!r}")
     nncf.set_log_level(logging.ERROR)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws progress bars on stdout

@@ -64,8 +64,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
         for key in model.distinct_signatures:
             ops = signature_op_types(meta_graph, key)
             notes += _convert_signature(source, model, key, ops, artifact / directories[key], weight_dtype, shard)
-    notes += [f"signature {alias!r} is the same function as {kept!r}; it runs {directories[kept]}/model.json"
-              for alias, kept in model.aliases.items()]
+    notes += model.alias_notes(lambda kept: f"it runs {directories[kept]}/model.json")
     metadata = ArtifactMetadata(
         converter=f"tensorflowjs {_version('tensorflowjs')}",
         runtime=_runtime_needs(artifact / directories[model.distinct_signatures[0]] / "model.json"),

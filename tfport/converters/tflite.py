@@ -32,8 +32,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
     metadata = ArtifactMetadata(
         converter=f"tensorflow {tf.__version__}", runtime=_runtime_needs(flatbuffer, facts),
         io=_signature_io(flatbuffer, model.distinct_signatures), signature_aliases=model.aliases, target_data=facts)
-    notes += [f"signature {alias!r} is the same function as {kept!r}; the artifact holds it once"
-              for alias, kept in model.aliases.items()]
+    notes += model.alias_notes(lambda kept: "the artifact holds it once")
     artifact.write_bytes(flatbuffer)
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,6 +85,11 @@ class SavedModelInfo:
     def distinct_signatures(self) -> list[str]:
         """Signatures that are not aliases: converters that dedupe functions keep these."""
         return [key for key in self.signatures if key not in self.aliases]
+
+    def alias_notes(self, answered_by: Callable[[str], str]) -> list[str]:
+        """One report note per alias: `answered_by(kept)` says what in the artifact answers it."""
+        return [f"signature {alias!r} is the same function as {kept!r}; {answered_by(kept)}"
+                for alias, kept in self.aliases.items()]
 
     @property
     def variable_bytes(self) -> int:

@@ -61,8 +61,7 @@ class OpenVinoRunner(Runner):
         try:
             answer = compiled({name: np.asarray(value) for name, value in feed.items()})
         except Exception as exc:  # OpenVINO's own exception types
-            raise RuntimeFailure(f"OpenVINO failed on signature {signature!r}: {str(exc).strip().splitlines()[-1]}") \
-                from None
+            raise RuntimeFailure(f"OpenVINO failed on signature {signature!r}: {_last_line(exc)}") from None
         return {_key(port): np.asarray(value) for port, value in answer.items()}
 
     def _compile(self, key: str, asked: str):
@@ -73,10 +72,9 @@ class OpenVinoRunner(Runner):
                                     f"(it has: {held})")
             try:
                 self._compiled[key] = self._core.compile_model(str(self._files[key]), self._device, self._config)
-            except Exception as exc:
-                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise BadInputError(f"{self._files[key]} cannot be loaded by OpenVINO ({reason}) — convert the model "
-                                    "again, or copy the .xml with its .bin") from None
+            except Exception as exc:  # OpenVINO's own exception types: a broken or foreign file
+                raise BadInputError(f"{self._files[key]} cannot be loaded by OpenVINO ({_last_line(exc)}) — convert "
+                                    "the model again, or copy the .xml with its .bin") from None
         return self._compiled[key]
 
     @property
@@ -85,6 +83,12 @@ class OpenVinoRunner(Runner):
 
     def close(self) -> None:
         self._compiled.clear()
+
+
+def _last_line(exc: Exception) -> str:
+    """OpenVINO's reason: the last line of its message (the rest is C++ source locations)."""
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _key(port) -> str:
