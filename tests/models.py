@@ -81,6 +81,27 @@ def gru(path: Path) -> Path:
     return path
 
 
+def embedding_gru(path: Path) -> Path:
+    """Token ids into an Embedding and a GRU: a text classifier's shape."""
+    keras = _keras()
+    model = keras.Sequential([
+        keras.Input((7,), dtype="int32"), keras.layers.Embedding(20, 4), keras.layers.GRU(6), keras.layers.Dense(2),
+    ])
+    model.export(str(path), verbose=False)
+    return path
+
+
+def tf_keras_lstm(path: Path) -> Path:
+    """A legacy Keras 2 LSTM (tf_keras `model.save`): its fused form maps to TFLite's sequence op."""
+    tensorflow()
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(7)
+    model = tf_keras.Sequential([tf_keras.Input((5, 3)), tf_keras.layers.LSTM(8), tf_keras.layers.Dense(2)])
+    model.save(str(path))
+    return path
+
+
 def gelu(path: Path) -> Path:
     """Keras 3's exact GELU, which lowers to Erfc: a case converters trip on."""
     keras = _keras()

@@ -10,7 +10,7 @@ import pytest
 from tfport.errors import EXIT_BAD_INPUT, EXIT_CONVERSION_FAILED, EXIT_OK
 
 MODEL_KINDS = [
-    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "gelu", "embedding",
+    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "embedding_gru", "gelu", "embedding",
     "string_vocabulary", "control_flow", "unknown_batch_cnn",
 ]
 

@@ -13,7 +13,7 @@ pytest.importorskip("openvino")
 
 MODEL_KINDS = [
     "keras_mlp", "dict_io", "two_signatures", "same_shaped_inputs", "upper_case_keys", "tf_keras_two_inputs",
-    "scalar_input", "lstm", "gru", "gelu", "embedding", "control_flow", "unknown_batch_cnn", "convnext_block",
+    "scalar_input", "lstm", "gru", "embedding_gru", "gelu", "embedding", "control_flow", "unknown_batch_cnn", "convnext_block",
     "grouped_conv",
 ]
 

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from tfport.errors import EXIT_BAD_INPUT, EXIT_CONVERSION_FAILED, EXIT_OK, EXIT_PARITY_FAILED
+from tfport.errors import EXIT_BAD_INPUT, EXIT_CONVERSION_FAILED, EXIT_OK, EXIT_PARITY_FAILED, EXIT_UNCHECKED
+from tfport.savedmodel.tensorflow import tensorflow
 
 MODEL_KINDS = [
-    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "gelu", "embedding",
+    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "embedding_gru", "gelu", "embedding",
     "string_vocabulary", "control_flow", "unknown_batch_cnn",
 ]
 
@@ -51,12 +52,84 @@ def test_int8_model_is_integer_and_keeps_a_trained_cnn_accurate(convert_model, t
     assert conv_weights, "int8 mode must store int8 convolution weights"
 
 
+# TensorFlow's own interpreter links the Flex delegate up to 2.19; no pip runtime does after that.
+FLEX_RUNS_HERE = tuple(int(p) for p in tensorflow().__version__.split(".")[:2]) < (2, 20)
+
+
+def _flex_verdict_is_honest(result, tmp_path) -> None:
+    """Flex files pass where an interpreter links Flex, and are unchecked (kept, exit 4) where none does."""
+    if FLEX_RUNS_HERE:
+        assert result.verdict == "pass", [o.summary() for o in result.outputs]
+        assert any("ran with the Flex delegate that TensorFlow" in note for note in result.notes)
+    else:
+        assert result.verdict == "unchecked" and result.exit_code == EXIT_UNCHECKED and not result.outputs
+        assert "no interpreter installed here links the Flex delegate" in result.unchecked
+        assert (tmp_path / "out" / result.artifact).is_file(), "the artifact is kept: a device with Flex can run it"
+
+
 def test_select_tf_ops_fallback_is_reported(convert_model, tmp_path):
     result = convert_model("tflite", "flex_only")
-    assert result.verdict == "pass"
+    _flex_verdict_is_honest(result, tmp_path)
     assert result.metadata.target_data["select_tf_ops"] is True
     assert result.metadata.target_data["flex_ops"] == ["MatrixDeterminant"]
-    assert any("Flex delegate" in note for note in result.notes)
+    assert result.metadata.runtime.needs == ["Flex delegate (Select TF ops): MatrixDeterminant"]
+    assert any("cannot express MatrixDeterminant" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "embedding_gru", "tf_keras_lstm"])
+def test_recurrent_models_get_builtin_ops_with_a_batch_of_1(convert_model, name):
+    if name == "tf_keras_lstm":
+        pytest.importorskip("tf_keras")
+    result = convert_model("tflite", name)
+    assert result.verdict == "pass", result.error or [o.summary() for o in result.outputs]
+    data, needs = result.metadata.target_data, result.metadata.runtime
+    assert data["select_tf_ops"] is False and needs.needs == []
+    assert not [op for op in needs.details["ops"] if op.startswith("Flex")]
+    (key, inputs), = data["fixed_batch"].items()
+    for name_ in inputs:
+        assert result.metadata.io[key]["inputs"][name_]["shape"][0] == 1, "the manifest shows the fixed batch"
+    assert any("converted with a batch of 1" in note for note in result.notes)
+    if name == "tf_keras_lstm":  # the fused op would carry its state from one call into the next
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in needs.details["ops"] and "WHILE" in needs.details["ops"]
+        assert any("unmarked" in note and "LSTM" in note for note in result.notes)
+
+
+def test_a_batch_1_artifact_runs_larger_batches_row_by_row(convert_model, saved_model, tmp_path):
+    from tfport.savedmodel.reader import inspect_saved_model
+
+    (name,) = inspect_saved_model(saved_model("lstm")).signatures["serving_default"].inputs
+    samples = np.random.default_rng(0).random((3, 4, 5, 3), dtype=np.float32)  # 3 samples of batch 4
+    np.savez(tmp_path / "batches.npz", **{name: samples})
+    result = convert_model("tflite", "lstm", inputs_file=tmp_path / "batches.npz")
+    assert result.verdict == "pass", result.error or [o.summary() for o in result.outputs]
+    assert result.metadata.target_data["fixed_batch"]
+
+
+@pytest.mark.parametrize("mode", ["fp16", "dynamic", "int8"])
+def test_quantized_recurrent_models(convert_model, tmp_path, mode):
+    """Builtin ops with a batch of 1 where nothing calibrates; int8 keeps Flex, since calibrating a
+    batch-1 loop crashes TFLite's quantizer (a segmentation fault, measured on 2.19 and 2.21)."""
+    result = convert_model("tflite", "gru", mode)
+    if mode == "int8" and not FLEX_RUNS_HERE:  # calibration itself would need Flex
+        assert result.exit_code == EXIT_CONVERSION_FAILED
+        assert "calibration runs the model" in result.error and "--quantize dynamic or fp16" in result.error
+        return
+    data = result.metadata.target_data
+    if mode == "int8":
+        assert data["select_tf_ops"] is True and data["fixed_batch"] == {}
+        assert any("crashes TFLite's quantizer" in note for note in result.notes)
+    else:
+        assert data["select_tf_ops"] is False and data["fixed_batch"]
+    assert result.verdict in {"pass", "fail"} and result.outputs
+
+
+def test_dynamic_batch_keeps_the_flex_form_and_names_what_forced_it(convert_model, tmp_path):
+    result = convert_model("tflite", "lstm", target_options={"dynamic_batch": "true"})
+    data = result.metadata.target_data
+    assert data["select_tf_ops"] is True and data["fixed_batch"] == {}
+    assert "TensorListReserve" in data["flex_ops"]
+    assert any("kept the open batch (--dynamic-batch)" in note for note in result.notes)
+    _flex_verdict_is_honest(result, tmp_path)
 
 
 def test_unsupported_op_is_a_conversion_failure_naming_the_op(cli, saved_model, tmp_path):

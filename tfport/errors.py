@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_PARITY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CONVERSION_FAILED = 3
+EXIT_UNCHECKED = 4
 
 
 class TfportError(Exception):
@@ -33,3 +34,10 @@ class RuntimeFailure(TfportError):
     no verdict. Same exit code as a failed conversion: either way there is no artifact that works."""
 
     exit_code = EXIT_CONVERSION_FAILED
+
+
+class CannotCheckHere(TfportError):
+    """The artifact was made, but no runtime installed here can run it (a TFLite file with Select
+    TF ops where no interpreter links Flex): it is kept, and gets no verdict — never a pass."""
+
+    exit_code = EXIT_UNCHECKED

@@ -9,15 +9,19 @@ import numpy as np
 
 from tfport.errors import ConversionError
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
+from tfport.logfile import file_logger
 from tfport.savedmodel import shared_load
+from tfport.savedmodel.fixed_batch import fixed_batch_model
 from tfport.savedmodel.rewrites.apply import rewritten_model
 from tfport.savedmodel.tensorflow import tensorflow
 
 FLEX_NEEDED = "ERROR_NEEDS_FLEX_OPS"
+CALIBRATED = ("int8", "int16x8")  # modes that run the model on calibration samples while converting
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
-    """Convert with builtin ops; when they cannot express the model, retry with Select TF ops."""
+    """Convert with builtin ops; where they cannot hold a recurrent loop's open batch, with a batch
+    of 1; where they still cannot express the model, with Select TF ops (Flex)."""
     tf = tensorflow()
     from tensorflow.lite.python import lite
 
@@ -25,8 +29,9 @@ def convert(request: ConversionRequest) -> ConversionResult:
     model = request.saved_model
     artifact = request.out_dir / f"{model.name}.tflite"
     notes: list[str] = []
-    facts = {"select_tf_ops": False, "flex_ops": [], "int8_io": bool(request.options.get("int8_io"))}
-    with rewritten_model(model.path) as (source, rewrite_notes):
+    facts = {"select_tf_ops": False, "flex_ops": [], "fixed_batch": {},
+             "int8_io": bool(request.options.get("int8_io"))}
+    with rewritten_model(model.path, unfused_lstm=True) as (source, rewrite_notes):
         notes += rewrite_notes
         flatbuffer = _convert_with_fallback(tf, request, source, notes, facts)
     metadata = ArtifactMetadata(
@@ -39,24 +44,68 @@ def convert(request: ConversionRequest) -> ConversionResult:
 
 def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: list[str], facts: dict) -> bytes:
     try:
-        return _convert(tf, request, source, select_tf_ops=False)
+        return _convert(tf, request, source)
     except Exception as exc:
         problems = _problems(exc)
-        if not any(code == FLEX_NEEDED or "Select TF ops" in text for _, code, text in problems):
+        if not _needs_flex(problems):
             raise ConversionError(_reason(exc)) from None
-        facts["select_tf_ops"] = True
-        facts["flex_ops"] = sorted({op for op, code, _ in problems if code == FLEX_NEEDED or "TensorList" in op})
-        notes.append(
-            f"builtin TFLite ops cannot express {', '.join(facts['flex_ops']) or 'some ops'}; converted "
-            "with Select TF ops — the artifact needs the Flex delegate on device"
-        )
-        try:
-            return _convert(tf, request, source, select_tf_ops=True)
-        except Exception as retry_exc:
-            raise ConversionError(_reason(retry_exc)) from None
+    if _open_batch_tensor_lists(problems):
+        if request.options.get("dynamic_batch"):
+            notes.append("kept the open batch (--dynamic-batch): builtin TFLite ops need a fixed batch for the "
+                         "TensorLists of this model's loops, so the artifact needs Select TF ops (Flex)")
+        elif request.quantization in CALIBRATED:
+            notes.append(f"kept the open batch: calibrating ({request.quantization}) a batch-1 recurrent loop crashes "
+                         "TFLite's quantizer (a segmentation fault, TensorFlow 2.19 and 2.21), so this artifact needs "
+                         "Select TF ops (Flex); float32, fp16 and dynamic get builtin ops with a batch of 1")
+        else:
+            converted, problems = _convert_fixed_batch(tf, request, source, problems, notes, facts)
+            if converted is not None:
+                return converted
+    facts["select_tf_ops"] = True
+    facts["flex_ops"] = _flex_ops(problems)
+    notes.append(f"builtin TFLite ops cannot express {', '.join(facts['flex_ops']) or 'some ops'}; converted "
+                 "with Select TF ops — the artifact needs the Flex delegate on device (not in LiteRT's pip package, "
+                 "LiteRT.js, GPU delegates or NPUs)")
+    try:
+        return _convert(tf, request, source, select_tf_ops=True)
+    except Exception as retry_exc:
+        if request.quantization in CALIBRATED and "Select TensorFlow op" in str(retry_exc):
+            raise ConversionError(
+                f"{request.quantization} calibration runs the model, and its Select TF ops "
+                f"({', '.join(facts['flex_ops'])}) need the Flex delegate, which TensorFlow {tf.__version__} does "
+                "not link (2.19 does) — use --quantize dynamic or fp16 (builtin ops), or convert on TensorFlow 2.19"
+            ) from None
+        raise ConversionError(_reason(retry_exc)) from None
 
 
-def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool) -> bytes:
+def _convert_fixed_batch(tf, request: ConversionRequest, source: Path, problems: list[tuple[str, str, str]],
+                         notes: list[str], facts: dict) -> tuple[bytes | None, list[tuple[str, str, str]]]:
+    """(the builtin-only flatbuffer of a batch-1 copy, []), or (None, what still needs Flex: the
+    copy's problems, or the original's when the copy failed otherwise)."""
+    model = request.saved_model
+    try:
+        with fixed_batch_model(source, model.tags, model.distinct_signatures) as (copy, fixed):
+            if not fixed:  # every batch is already fixed: the loops are open for another reason
+                return None, problems
+            flatbuffer = _convert(tf, request, copy, fixed=fixed)
+    except Exception as exc:
+        remaining = _problems(exc)
+        if _needs_flex(remaining):
+            return None, remaining
+        file_logger().info("batch-1 copy for TFLite failed", exc_info=True)
+        notes.append(f"a batch-1 copy for builtin ops failed ({_reason(exc)})")
+        return None, problems
+    facts["fixed_batch"] = fixed
+    listed = "; ".join(f"{key}: {', '.join(names)}" for key, names in fixed.items())
+    notes.append(f"converted with a batch of 1 ({listed}): builtin TFLite ops cannot hold the TensorLists of a "
+                 "recurrent loop whose batch is open — a batch of N runs as N calls; --dynamic-batch keeps the open "
+                 "batch with Select TF ops (Flex), which most devices cannot run")
+    return flatbuffer, []
+
+
+def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool = False,
+             fixed: dict[str, list[str]] | None = None) -> bytes:
+    """`fixed`: the inputs of a batch-1 copy by signature."""
     model = request.saved_model
     converter = tf.lite.TFLiteConverter.from_saved_model(
         str(source), signature_keys=model.distinct_signatures, tags=set(model.tags) or None
@@ -66,8 +115,24 @@ def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool) 
     if select_tf_ops:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
         converter._experimental_lower_tensor_list_ops = False
+    if fixed is not None:
+        # Keras 3 builds its loops' TensorLists with the open batch as a constant -1: read it as 1.
+        converter._experimental_default_to_single_batch_in_tensor_list_ops = True
     converter.target_spec.supported_ops = ops
     return converter.convert()
+
+
+def _needs_flex(problems: list[tuple[str, str, str]]) -> bool:
+    return any(code == FLEX_NEEDED or "Select TF ops" in text for _, code, text in problems)
+
+
+def _open_batch_tensor_lists(problems: list[tuple[str, str, str]]) -> bool:
+    """Whether TensorList ops are among what builtin ops failed on (a loop's open batch)."""
+    return any("TensorList" in op for op, _, _ in problems)
+
+
+def _flex_ops(problems: list[tuple[str, str, str]]) -> list[str]:
+    return sorted({op for op, code, _ in problems if code == FLEX_NEEDED or "TensorList" in op})
 
 
 def _configure_quantization(tf, converter, request: ConversionRequest) -> list:

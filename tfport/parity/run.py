@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tfport.errors import TfportError
+from tfport.errors import CannotCheckHere, TfportError
 from tfport.golden.golden_set import GoldenSet, once_per_function
 from tfport.logfile import native_stderr_to_log
 from tfport.parity.metrics import OutputResult, compare_signature
@@ -74,5 +74,7 @@ def prove(
         result.outputs, runtime_notes = timed_parity(target, result.quantization, artifact, result.metadata,
                                                      options, golden, golden.signatures, policy, result.seconds)
         result.notes += runtime_notes
+    except CannotCheckHere as exc:
+        result.unchecked = str(exc)
     except TfportError as exc:
         result.error, result.error_exit_code = str(exc), exc.exit_code

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tfport import __version__
-from tfport.errors import ConversionError, TfportError
+from tfport.errors import CannotCheckHere, ConversionError, TfportError
 from tfport.golden.golden_set import MANIFEST, GoldenSet, feeds, read_golden
 from tfport.golden.recording import golden_request, make_golden, reusable_golden
 from tfport.golden.synthesis import SynthesisOptions, inputs_from_file
@@ -174,11 +174,15 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                                      "runtime)")
             else:
                 stage(result.label, "parity on the runtime")
-                result.outputs, runtime_notes = timed_parity(target, mode, staging / record.artifact,
-                                                             result.metadata, options, golden, model.signatures,
-                                                             job.policy, result.seconds)
-                interrupt.check()
-                cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
+                try:
+                    result.outputs, runtime_notes = timed_parity(target, mode, staging / record.artifact,
+                                                                 result.metadata, options, golden, model.signatures,
+                                                                 job.policy, result.seconds)
+                except CannotCheckHere as exc:  # the artifact is kept: a runtime elsewhere may run it
+                    result.unchecked, runtime_notes = str(exc), []
+                else:
+                    interrupt.check()
+                    cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
             result.notes += runtime_notes
         describe_artifact(result, final / record.artifact, out_dir)
     except TfportError as exc:

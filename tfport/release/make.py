@@ -30,7 +30,7 @@ from tfport.pipeline.record import artifact_dirs
 from tfport.plugin import ArtifactMetadata
 from tfport.registry import get_target, target_options_for
 from tfport.release import signing
-from tfport.reports.report import ArtifactResult, Report
+from tfport.reports.report import ArtifactResult, Report, detail
 
 MANIFEST = "manifest.json"
 SCHEMA = "tfport-release"
@@ -148,8 +148,8 @@ def worst_metrics(outputs: list[OutputResult]) -> dict[str, float]:
 
 
 def _reason(result: ArtifactResult) -> str:
-    if result.error:
-        return result.error
+    if result.error or result.unchecked:
+        return detail(result, None)
     failed = [o for o in result.outputs if o.verdict != PASS]
     return "parity failed: " + "; ".join(f"{o.signature}/{o.output}: {o.summary()}" for o in failed)
 

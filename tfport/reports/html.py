@@ -8,7 +8,7 @@ from html import escape
 
 from tfport.parity.metrics import OutputResult
 from tfport.parity.noise_floor import describe as describe_limits
-from tfport.reports.report import ArtifactResult, Report, signature_verdicts, size_text
+from tfport.reports.report import ArtifactResult, Report, detail, signature_verdicts, size_text
 from tfport.reports.svg_plots import error_histogram, reference_scatter, snr_bars
 
 STYLE = """
@@ -19,6 +19,7 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 th { background: #f6f8fa; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { background: #dafbe1; color: #116329; font-weight: 600; }
 .fail { background: #ffebe9; color: #a40e26; font-weight: 600; }
+.unchecked { background: #f3e8ff; color: #6b21a8; font-weight: 600; }
 .error { background: #fff8c5; color: #7d4e00; font-weight: 600; }
 .output { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 12px; margin: 12px 0; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
@@ -53,8 +54,8 @@ def html_report(report: Report) -> str:
         parts.append("</div>")
     for result in report.results:
         parts.append(f"<h2 id='{escape(result.label)}'>{escape(result.label)}: {_verdict(result.verdict)}</h2>")
-        if result.error:
-            parts.append(f"<p class='error'>{escape(result.error)}</p>")
+        if result.error or result.unchecked:
+            parts.append(f"<p class='{escape(result.verdict)}'>{escape(detail(result, None))}</p>")
         parts += [_output_section(output) for output in result.outputs]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -78,7 +79,8 @@ def _artifacts(report: Report) -> str:
     rows = ["<tr><th>artifact</th><th>verdict</th><th>size</th><th>SHA-256</th><th>convert s</th>"
             "<th>parity s</th><th>notes</th></tr>"]
     for r in report.results:
-        notes = "<br>".join(escape(n) for n in r.notes) + (f"<br><b>{escape(r.error)}</b>" if r.error else "")
+        problem = detail(r, None)
+        notes = "<br>".join(escape(n) for n in r.notes) + (f"<br><b>{escape(problem)}</b>" if problem else "")
         seconds = [r.seconds.get(k) for k in ("convert", "parity")]
         rows.append(
             f"<tr><td><code>{escape(r.artifact or r.label)}</code></td><td class='{r.verdict}'>{r.verdict.upper()}</td>"

@@ -16,6 +16,7 @@ def junit_xml(report: Report) -> str:
             suites, "testsuite", name=f"tfport.{result.label}", tests=str(len(cases)),
             failures=str(sum(1 for _, v in cases if v == "fail")),
             errors=str(sum(1 for _, v in cases if v == "error")),
+            skipped=str(sum(1 for _, v in cases if v == "unchecked")),
             time=f"{sum(result.seconds.values()):.3f}",
         )
         for output, verdict in cases:
@@ -26,6 +27,8 @@ def junit_xml(report: Report) -> str:
                 ET.SubElement(case, "failure", message=text).text = _metrics_text(output)
             elif verdict == "error":
                 ET.SubElement(case, "error", message=text or "no parity verdict")
+            elif verdict == "unchecked":
+                ET.SubElement(case, "skipped", message=text)
             else:
                 ET.SubElement(case, "system-out").text = _metrics_text(output)
     ET.indent(suites)

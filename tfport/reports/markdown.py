@@ -6,7 +6,7 @@ from tfport.reports.report import Report, detail, row_verdict, rows, size_text, 
 
 
 def markdown(report: Report) -> str:
-    icon = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+    icon = {"pass": "✅", "fail": "❌", "error": "⚠️", "unchecked": "❔"}
     lines = [
         f"## tfport parity: {report.model.get('name', '')} — {icon[report.verdict]} {report.verdict}",
         "",

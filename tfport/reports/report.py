@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfport import __version__
-from tfport.errors import EXIT_CONVERSION_FAILED, EXIT_OK, EXIT_PARITY_FAILED
+from tfport.errors import EXIT_CONVERSION_FAILED, EXIT_OK, EXIT_PARITY_FAILED, EXIT_UNCHECKED
 from tfport.parity.metrics import FAIL, PASS, OutputResult
 from tfport.parity.noise_floor import describe as describe_limits
 from tfport.plugin import ArtifactMetadata
 
 SCHEMA_VERSION = 1
 ERROR = "error"  # the artifact could not be made or run: no parity verdict
+UNCHECKED = "unchecked"  # the artifact was made, but no runtime here can run it: no parity verdict
+# A run's verdict and exit code are its worst artifact's, in this order (worst last).
+SEVERITY = (PASS, UNCHECKED, FAIL, ERROR)
 
 
 @dataclass
@@ -27,6 +30,7 @@ class ArtifactResult:
     notes: list[str] = field(default_factory=list)
     error: str = ""
     error_exit_code: int = EXIT_CONVERSION_FAILED  # 2 when the error is the user's input or setup
+    unchecked: str = ""  # why no runtime here can run the artifact (tfport.errors.CannotCheckHere)
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: list[OutputResult] = field(default_factory=list)
     metadata: ArtifactMetadata | None = None  # from the artifact's record; None for a bare file
@@ -37,19 +41,25 @@ class ArtifactResult:
 
     @property
     def verdict(self) -> str:
-        if self.error or not self.outputs:
+        if self.error:
+            return ERROR
+        if self.unchecked:
+            return UNCHECKED
+        if not self.outputs:
             return ERROR
         return PASS if all(o.verdict == PASS for o in self.outputs) else FAIL
 
     @property
     def exit_code(self) -> int:
-        return {PASS: EXIT_OK, FAIL: EXIT_PARITY_FAILED}.get(self.verdict, self.error_exit_code)
+        codes = {PASS: EXIT_OK, FAIL: EXIT_PARITY_FAILED, UNCHECKED: EXIT_UNCHECKED}
+        return codes.get(self.verdict, self.error_exit_code)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target, "quantization": self.quantization, "verdict": self.verdict,
             "artifact": self.artifact, "size_bytes": self.size_bytes, "sha256": self.sha256,
-            "notes": self.notes, "error": self.error, "error_exit_code": self.error_exit_code, "seconds": self.seconds,
+            "notes": self.notes, "error": self.error, "error_exit_code": self.error_exit_code,
+            "unchecked": self.unchecked, "seconds": self.seconds,
             "metadata": self.metadata.to_json() if self.metadata else None,
             "outputs": [o.to_json() for o in self.outputs],
         }
@@ -60,6 +70,7 @@ class ArtifactResult:
             target=data["target"], quantization=data["quantization"], artifact=data.get("artifact"),
             size_bytes=data.get("size_bytes"), sha256=data.get("sha256"), notes=list(data.get("notes", [])),
             error=data.get("error", ""), error_exit_code=int(data.get("error_exit_code", EXIT_CONVERSION_FAILED)),
+            unchecked=data.get("unchecked", ""),
             seconds=dict(data.get("seconds", {})), outputs=[OutputResult.from_json(o) for o in data.get("outputs", [])],
             metadata=ArtifactMetadata.from_json(data["metadata"]) if data.get("metadata") else None,
         )
@@ -74,12 +85,15 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return max((r.exit_code for r in self.results), default=EXIT_OK)
+        worst = self._worst()
+        return max((r.exit_code for r in self.results if r.verdict == worst), default=EXIT_OK)
 
     @property
     def verdict(self) -> str:
-        verdicts = {r.verdict for r in self.results}
-        return ERROR if ERROR in verdicts else FAIL if FAIL in verdicts else PASS
+        return self._worst()
+
+    def _worst(self) -> str:
+        return max((r.verdict for r in self.results), key=SEVERITY.index, default=PASS)
 
     def to_json(self) -> str:
         data = {
@@ -138,7 +152,7 @@ def row_verdict(result: ArtifactResult, output: OutputResult | None) -> str:
 def detail(result: ArtifactResult, output: OutputResult | None, separator: str = "\n") -> str:
     """The worst check, then the limits behind it (fixed and noise floor) when the golden set knows both."""
     if output is None:
-        return result.error
+        return result.error or (f"cannot be checked here: {result.unchecked}" if result.unchecked else "")
     return separator.join(part for part in (output.summary(), describe_limits(output.limits)) if part)
 
 

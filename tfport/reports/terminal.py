@@ -9,7 +9,7 @@ from rich.text import Text
 
 from tfport.reports.report import Report, detail, row_verdict, rows, signature_verdicts, size_text, weak_evidence
 
-VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold yellow", "unchecked": "bold magenta"}
 
 
 def terminal_table(report: Report) -> Table:

@@ -11,6 +11,7 @@ Default tolerances, per quantization mode (reasons in README, "Tolerances"):
 from __future__ import annotations
 
 import importlib.util
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from tfport.errors import BadInputError, RuntimeMissingError
+from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
+from tfport.savedmodel.fixed_batch import run_by_rows
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -33,41 +35,95 @@ FILE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier of TFLite's schema
 
 
 class TFLiteRunner(Runner):
-    """Runs a .tflite by signature; Flex artifacts need TensorFlow's interpreter, which links Flex."""
+    """Runs a .tflite by signature on LiteRT. A file with Select TF ops runs on TensorFlow's own
+    interpreter where that links Flex (TensorFlow ≤ 2.19); where nothing does, it cannot be
+    checked here. A batch-1 file made for builtin ops runs a batch row by row."""
 
     def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
-        if metadata and metadata.target_data.get("select_tf_ops"):
-            from tfport.savedmodel.tensorflow import tensorflow
+        problem = runtime_problem()
+        if problem:
+            raise RuntimeMissingError(problem)
+        from ai_edge_litert.interpreter import Interpreter
 
-            with warnings.catch_warnings():  # its deprecation notice is for users of plain LiteRT
-                warnings.simplefilter("ignore")
-                interpreter_class = tensorflow().lite.Interpreter
-        else:
-            problem = runtime_problem()
-            if problem:
-                raise RuntimeMissingError(problem)
-            from ai_edge_litert.interpreter import Interpreter as interpreter_class
-        try:
-            self._interpreter = interpreter_class(model_path=str(artifact), num_threads=options.get(RUNTIME_THREADS))
-        except ValueError as exc:
-            raise BadInputError(_unloadable(Path(artifact), exc)) from None
+        self._notes: list[str] = []
+        threads = options.get(RUNTIME_THREADS)
+        self._interpreter = _loaded(Interpreter, artifact, threads)
+        if _needs_flex(self._interpreter):
+            self._interpreter = self._flex_interpreter(artifact, metadata, threads)
+        elif metadata and metadata.target_data.get("select_tf_ops"):  # LiteRT found TensorFlow's in this process
+            self._notes.append(_ran_with_flex())
         self._runners: dict[str, Any] = {}
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
+        self._fixed_batch: Mapping[str, list[str]] = metadata.target_data.get("fixed_batch", {}) if metadata else {}
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
+        key = self._aliases.get(signature, signature)
         if signature not in self._runners:
-            key = self._aliases.get(signature, signature)
             self._runners[signature] = self._interpreter.get_signature_runner(key)
         runner = self._runners[signature]
-        inputs = runner.get_input_details()
-        quantized = {name: _quantize(value, inputs[name]) for name, value in feed.items()}
-        outputs = runner(**quantized)
-        details = runner.get_output_details()
-        return {name: _dequantize(value, details[name]) for name, value in outputs.items()}
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+
+        def run_once(one: Feed) -> dict[str, np.ndarray]:
+            answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
+            return {name: _dequantize(value, outputs[name]) for name, value in answer.items()}
+
+        return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
+
+    def _flex_interpreter(self, artifact: Path, metadata: ArtifactMetadata | None, threads: int | None):
+        """TensorFlow's interpreter, which links the Flex delegate up to TensorFlow 2.19."""
+        ops = ", ".join(metadata.target_data.get("flex_ops", [])) if metadata else ""
+        needs = f"it needs Select TF ops (Flex{': ' + ops if ops else ''})"
+        if importlib.util.find_spec("tensorflow") is None:
+            raise CannotCheckHere(f"{needs}; LiteRT's pip package has no Flex delegate and TensorFlow, whose "
+                                  f"interpreter links it up to 2.19, is not installed — {FLEX_ADVICE}")
+        from tfport.savedmodel.tensorflow import tensorflow
+
+        tf = tensorflow()
+        with warnings.catch_warnings():  # its deprecation notice is for users of plain LiteRT
+            warnings.simplefilter("ignore")
+            interpreter = _loaded(tf.lite.Interpreter, artifact, threads)
+        if _needs_flex(interpreter):
+            raise CannotCheckHere(f"{needs}; no interpreter installed here links the Flex delegate (LiteRT's pip "
+                                  f"package never does, TensorFlow's stopped with 2.20; this is {tf.__version__}) "
+                                  f"— {FLEX_ADVICE}")
+        self._notes.append(_ran_with_flex())
+        return interpreter
 
     def close(self) -> None:
         self._runners.clear()
         self._interpreter = None
+
+
+FLEX_ADVICE = ("check it where TensorFlow 2.19 is installed (tfport parity ARTIFACT --golden DIR), or convert it "
+               "without --dynamic-batch where the model allows builtin ops")
+
+
+def _ran_with_flex() -> str:
+    version = sys.modules["tensorflow"].__version__
+    return (f"ran with the Flex delegate that TensorFlow {version} links (LiteRT's pip package has none; TensorFlow "
+            "≥ 2.20 has none either)")
+
+
+def _loaded(interpreter_class, artifact: Path, threads: int | None):
+    try:
+        return interpreter_class(model_path=str(artifact), num_threads=threads)
+    except ValueError as exc:
+        raise BadInputError(_unloadable(Path(artifact), exc)) from None
+
+
+def _needs_flex(interpreter) -> bool:
+    """Whether the interpreter refuses the file's Select TF ops (it says so when allocating)."""
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as exc:
+        if "Select TensorFlow op" in str(exc):
+            return True
+        raise
+    return False
 
 
 def _unloadable(artifact: Path, exc: ValueError) -> str:
@@ -119,5 +175,9 @@ TARGET = Target(
     recognizes=lambda path: path.is_file() and path.suffix == ".tflite",
     runtime_problem=runtime_problem,
     packages=("tensorflow", "ai-edge-litert"),
-    options={"int8_io": TargetOption("int8 mode: keep int8 inputs and outputs (quantize on device)", bool, False)},
+    options={
+        "int8_io": TargetOption("int8 mode: keep int8 inputs and outputs (quantize on device)", bool, False),
+        "dynamic_batch": TargetOption("keep an open batch where builtin ops need a fixed one (recurrent loops): "
+                                      "the file then needs Select TF ops (Flex), which most devices lack", bool, False),
+    },
 )
