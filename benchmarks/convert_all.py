@@ -3,7 +3,8 @@
     python benchmarks/convert_all.py [--models mlp,mobilenetv2,transformer] [--jobs 1,2] [--samples N] [--repeat 3]
 
 For each model (built apart, see bench_models.py) it times, as separate processes on the same
-SavedModel: `tflite_convert`, `python -m tf2onnx.convert` and `tensorflowjs_converter` one after
+SavedModel: `tflite_convert`, `python -m tf2onnx.convert` and `tensorflowjs_converter` (in tfport's
+tensorflowjs environment, where it runs for tfport too) one after
 another (no parity), then `tfport convert --to all` with an empty artifact cache for each --jobs
 value (the TF.js npm runtime installed beforehand, as the official tools are), then tfport again
 with the cache warm; each command --repeat times, in fresh directories. It prints the median
@@ -28,6 +29,7 @@ from pathlib import Path
 from bench_models import MODELS, build_apart
 
 from tfport.bench.proc_memory import descendants, peak_mb
+from tfport.converters import tfjs_env  # tensorflowjs lives in its own environment (tfport setup tfjs)
 
 BIN = Path(sys.executable).parent
 
@@ -75,7 +77,8 @@ def official(model: Path, out: Path, repeat: int) -> list[tuple[str, float, floa
                             f"--output_file={out / 'model.tflite'}"], out / "model.tflite"),
         ("tf2onnx", [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(model),
                      "--output", str(out / "model.onnx")], out / "model.onnx"),
-        ("tensorflowjs_converter", [str(BIN / "tensorflowjs_converter"), "--input_format=tf_saved_model",
+        ("tensorflowjs_converter", [str(tfjs_env.environment_dir() / "bin" / "python"), "-m",
+                                    "tensorflowjs.converters.converter", "--input_format=tf_saved_model",
                                     str(model), str(out / "tfjs")], out / "tfjs"),
     ]
     return [(name, *median_of(repeat, lambda _: measure(command)), size(artifact)) for name, command, artifact in tools]

@@ -40,9 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    from tfport.pipeline.convert import ConvertJob, convert
     from tfport.golden.synthesis import SynthesisOptions
     from tfport.parity.tolerance import load_policy
+    from tfport.pipeline.convert import ConvertJob, convert
 
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:
         model = Path(scratch) / "wide"

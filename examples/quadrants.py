@@ -49,8 +49,8 @@ def build(path: Path) -> Path:
 
 def main() -> None:
     from tfport.golden.recording import make_golden
-    from tfport.savedmodel.reader import inspect_saved_model
     from tfport.golden.synthesis import SynthesisOptions
+    from tfport.savedmodel.reader import inspect_saved_model
 
     model_dir = build(ROOT / "examples" / "quadrants")
     held_out, _ = quadrant_images(200, seed=99)

@@ -13,7 +13,11 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
-    """Keep the log file and caches of test runs out of the user's home."""
+    """Keep the log file and caches of test runs out of the user's home — all but the tensorflowjs
+    converter environment (2.9 GB, made once by `tfport setup tfjs`), used where tfport keeps it."""
+    from tfport.converters.tfjs_env import environment_dir
+
+    os.environ.setdefault("TFPORT_TFJS_ENV", str(environment_dir().parent))
     os.environ["TFPORT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
 
 

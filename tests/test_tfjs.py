@@ -11,7 +11,7 @@ from tfport.targets.tfjs_browser import chromium_path
 from tfport.targets.tfjs_node import runtime_problem
 
 MODEL_KINDS = [
-    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "gelu", "embedding",
+    "keras_mlp", "dict_io", "two_signatures", "lstm", "gru", "embedding_gru", "gelu", "embedding",
     "string_vocabulary", "control_flow", "unknown_batch_cnn",
 ]
 needs_chromium = pytest.mark.skipif(
@@ -157,7 +157,20 @@ def test_missing_node_is_a_clear_error(cli, convert_model, tmp_path, monkeypatch
 def test_setup_installs_the_runtime_ahead_of_time(cli):
     result = cli("setup", "tfjs")
     assert result.exit_code == 0, result.output
-    assert "TF.js runtime" in result.output
+    said = " ".join(result.output.split())
+    assert "tensorflowjs converter environment" in said and "TF.js runtime" in said
+
+
+def test_tensorflowjs_runs_in_its_own_environment(convert_model):
+    """tensorflowjs 4.22 and the TensorFlow 2.19 it pins run apart; this environment's TensorFlow
+    (2.19 to 2.21) only rewrites the model and reads the result."""
+    from tfport.converters.tfjs_env import REQUIREMENTS
+
+    result = convert_model("tfjs", "keras_mlp", samples=2)
+    assert result.verdict == "pass"
+    pinned = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines() if "==" in line)
+    assert result.metadata.converter == (f"tensorflowjs {pinned['tensorflowjs']} (TensorFlow {pinned['tensorflow']}, "
+                                         "in tfport's converter environment)")
 
 
 def test_model_json_reading_outside_its_directory_is_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 Keras 3's exact GELU (`Erfc`), grouped Conv2D and vocabulary-file tables are rewritten first
 (tfport.savedmodel.rewrites.apply); any other op TF.js lacks fails the conversion by name.
+tensorflowjs runs in its own environment (tfport.converters.tfjs_env), on the rewritten copy.
 
 Control flow is kept functional (`control_flow_v2`): tensorflowjs's default lowers a functional
 While (Keras 3's LSTM and GRU) into v1 frames in which the body's control node depends on each
@@ -14,20 +15,18 @@ condition as functions, correctly.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
-import io
 import json
-import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
+from tfport.converters.tfjs_env import run_tensorflowjs
 from tfport.converters.tfjs_format import GRAPH_DTYPES
 from tfport.errors import BadInputError, ConversionError
-from tfport.logfile import file_logger, native_errors, with_native_reason
+from tfport.logfile import native_errors, with_native_reason
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
+from tfport.savedmodel.reader import read_saved_model_proto, signature_op_types
 from tfport.savedmodel.tensorflow import tensorflow
 
 # tfport mode -> tensorflowjs weight quantization. TF.js has no signed 1-byte weights: `int8`
@@ -37,9 +36,6 @@ WEIGHT_DTYPES = {"float32": None, "fp16": "float16", "uint8": "uint8", "int8": "
 DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
 # The ops tensorflowjs lets through, and grappler's debug_stripper removes, with strip_debug_ops.
 DEBUG_OPS = {"Assert", "CheckNumerics", "Print"}
-# sys.stdout is one for all threads: two parallel conversions redirecting it in turn could leave
-# it pointing at a finished conversion's buffer.
-_stdout_lock = threading.Lock()
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
@@ -54,19 +50,25 @@ def convert(request: ConversionRequest) -> ConversionResult:
     notes = [_quantization_note(request.quantization, weight_dtype)] if weight_dtype else []
     directories = {key: model_dir_name(key) for key in model.distinct_signatures}
     directories.update({alias: directories[kept] for alias, kept in model.aliases.items()})
-    from tfport.savedmodel.reader import read_saved_model_proto, signature_op_types
     from tfport.savedmodel.rewrites.apply import rewritten_model
 
     meta_graph = read_saved_model_proto(model.path)  # what each signature runs, for notes and failure reasons
 
     with rewritten_model(model.path, erfc=True, flat_lookups=True, grouped_conv=True) as (source, rewrite_notes):
         notes += rewrite_notes
+        outs = {key: artifact / directories[key] for key in model.distinct_signatures}
+        versions = _run_tensorflowjs(source, model, outs, weight_dtype, shard, meta_graph)
+        from tfport.savedmodel.signature_tensors import signature_tensors
+
         for key in model.distinct_signatures:
-            ops = signature_op_types(meta_graph, key)
-            notes += _convert_signature(source, model, key, ops, artifact / directories[key], weight_dtype, shard)
+            model_json = artifact / directories[key] / "model.json"
+            _key_by_signature(model_json, signature_tensors(source, model.tags, key))
+            notes += _debug_ops_note(signature_op_types(meta_graph, key), key)
+            notes += _unused_inputs(model_json, model.signatures[key], key)
     notes += model.alias_notes(lambda kept: f"it runs {directories[kept]}/model.json")
     metadata = ArtifactMetadata(
-        converter=f"tensorflowjs {_version('tensorflowjs')}",
+        converter=f"tensorflowjs {versions['tensorflowjs']} (TensorFlow {versions['tensorflow']}, in tfport's "
+                  "converter environment)",
         runtime=_runtime_needs(artifact / directories[model.distinct_signatures[0]] / "model.json"),
         io={key: _signature_io(artifact / directories[key] / "model.json") for key in model.distinct_signatures},
         signature_aliases=model.aliases,
@@ -102,43 +104,22 @@ def _quantization_note(mode: str, weight_dtype: str) -> str:
            "activations stay float32"
 
 
-def _convert_signature(source: Path, model, key: str, ops: list[str], out: Path, weight_dtype: str | None,
-                       shard: int) -> list[str]:
-    """One signature's graph model; `ops`: the op type of every node the signature runs."""
-    chatter = io.StringIO()  # tensorflowjs prints banners, progress and dtype notices to stdout
+def _run_tensorflowjs(source: Path, model, outs: dict[str, Path], weight_dtype: str | None, shard: int,
+                      meta_graph) -> dict[str, str]:
+    """Every signature's graph model, in tensorflowjs's environment; the versions it ran."""
+    request = {"saved_model": str(source), "tags": ",".join(model.tags) or "serve",
+               "signatures": [{"key": key, "out": str(out), "weight_dtype": weight_dtype, "shard": shard}
+                              for key, out in outs.items()]}
     with native_errors() as tensorflow_errors:
-        try:
-            _run_tensorflowjs(source, model, key, out, weight_dtype, shard, chatter)
-        except Exception as exc:  # tensorflowjs raises ValueError, but also others from TensorFlow
-            file_logger().info("tensorflowjs failed on signature %s", key, exc_info=True)
+        reply = run_tensorflowjs(request)
+    if "failed" in reply:
+        key = reply["failed"]
+        for out in outs.values():
             shutil.rmtree(out, ignore_errors=True)
-            raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: "
-                                  f"{with_native_reason(_reason(exc, ops), tensorflow_errors())}") from None
-        finally:
-            file_logger().info("tensorflowjs on %s: %s", key, chatter.getvalue())
-    from tfport.savedmodel.signature_tensors import signature_tensors
-
-    _key_by_signature(out / "model.json", signature_tensors(source, model.tags, key))
-    return _debug_ops_note(ops, key) + _unused_inputs(out / "model.json", model.signatures[key], key)
-
-
-def _run_tensorflowjs(source: Path, model, key: str, out: Path, weight_dtype: str | None, shard: int,
-                      chatter: io.StringIO) -> None:
-    with _stdout_lock, contextlib.redirect_stdout(chatter):
-        # tensorflowjs imports TF Decision Forests, whose banner imports IPython when stdout is not a tty.
-        os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-        from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
-
-        from tfport.savedmodel import shared_load
-
-        shared_load.route("tensorflowjs.converters.tf_saved_model_conversion_v2", "load")
-        convert_tf_saved_model(
-            str(source), str(out), signature_def=key, saved_model_tags=",".join(model.tags) or "serve",
-            quantization_dtype_map={weight_dtype: True} if weight_dtype else None,
-            weight_shard_size_bytes=shard,
-            control_flow_v2=True,  # see the module docstring: LSTM/GRU loops run only this way
-            strip_debug_ops=True,  # as tensorflowjs_converter does by default; TF.js has no Assert kernel
-        )
+        reason = _reason(reply["error"], signature_op_types(meta_graph, key), set(reply["known_ops"]))
+        raise ConversionError(f"tensorflowjs cannot convert signature {key!r}: "
+                              f"{with_native_reason(reason, tensorflow_errors())}")
+    return reply["versions"]
 
 
 def _key_by_signature(model_json: Path, tensors) -> None:
@@ -184,31 +165,21 @@ def _runtime_needs(model_json: Path) -> RuntimeNeeds:
                         details={"format": data.get("format"), "converted_by": data.get("convertedBy")})
 
 
-def _reason(exc: Exception, ops: list[str]) -> str:
-    text = str(exc)
+def _reason(text: str, ops: list[str], known_ops: set[str]) -> str:
+    """tensorflowjs's error in words: the ops TF.js lacks, or its last line."""
     unsupported = re.search(r"Unsupported Ops in the model[^\n]*\n(.+)", text, re.S)
     if unsupported:
         ops = sorted(set(re.findall(r"\w+", unsupported.group(1).split("\n\n")[0])))
         return f"TF.js has no kernel for op(s) {', '.join(ops)}"
     lines = [line for line in text.splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(exc).__name__
-    lacking = _ops_tfjs_lacks(ops)  # tensorflowjs can fail on them before its own op check
+    reason = lines[-1] if lines else "tensorflowjs failed"
+    lacking = sorted(set(ops) - known_ops - FROZEN_AWAY - DEBUG_OPS)  # it can fail on them before its own op check
     return f"TF.js has no kernel for op(s) {', '.join(lacking)} (tensorflowjs: {reason})" if lacking else reason
 
 
 # Ops that freezing removes or turns into constants, so TF.js never needs a kernel for them.
 FROZEN_AWAY = {"VarHandleOp", "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp", "StatefulPartitionedCall",
                "PartitionedCall", "NoOp", "Identity", "IdentityN", "Placeholder", "Const", "VariableV2"}
-
-
-def _ops_tfjs_lacks(ops: list[str]) -> list[str]:
-    """The signature's ops that are in none of tensorflowjs's op lists (what TF.js can run)."""
-    from importlib.resources import files
-
-    op_lists = files("tensorflowjs") / "op_list"
-    known = {op["tfOpName"] for entry in op_lists.iterdir() if entry.name.endswith(".json")
-             for op in json.loads(entry.read_text())}
-    return sorted(set(ops) - known - FROZEN_AWAY - DEBUG_OPS)
 
 
 def _unused_inputs(model_json: Path, signature, key: str) -> list[str]:
@@ -220,9 +191,3 @@ def _unused_inputs(model_json: Path, signature, key: str) -> list[str]:
     unused = sorted(set(signature.inputs) - set(graph.get("inputs", {})))
     return [f"signature {key!r}: no output depends on input(s) {', '.join(unused)}; the TF.js model ignores them"
             ] if unused else []
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)

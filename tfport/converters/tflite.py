@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from tfport.errors import ConversionError
-from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
 from tfport.logfile import file_logger
+from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
 from tfport.savedmodel import shared_load
 from tfport.savedmodel.fixed_batch import fixed_batch_model
 from tfport.savedmodel.rewrites.apply import rewritten_model

@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from tfport.converters import tfjs_env
 from tfport.converters.tfjs_format import GRAPH_DTYPES
 from tfport.errors import BadInputError, RuntimeFailure
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, Feed, Runner, Target, TargetOption
-from tfport.targets.tfjs_node import NodeProcess, pinned_version, runtime_problem, setup
+from tfport.targets import tfjs_node
+from tfport.targets.tfjs_node import NodeProcess, pinned_version, runtime_problem
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -167,6 +169,11 @@ def convert(request: ConversionRequest) -> ConversionResult:
     return result
 
 
+def setup() -> str:
+    """Both sides: the converter's Python environment and the npm runtime."""
+    return "\n".join((tfjs_env.setup(), tfjs_node.setup()))
+
+
 def _recognizes(path: Path) -> bool:
     return path.is_dir() and (any(path.glob("*/model.json")) or (path / "parity.html").is_file())
 
@@ -182,7 +189,7 @@ TARGET = Target(
     runtime_problem=runtime_problem,
     check_options=check_runtime_options,
     setup=setup,
-    packages=("tensorflow", "tensorflowjs"),
+    packages=("tensorflow",),  # tensorflowjs's own environment is pinned by a file inside tfport (in every key)
     options={
         "shard_size": TargetOption("weight shard size in bytes (default 4 MiB)", int),
         "bundle": TargetOption("also write a browser bundle: ES module, typings, self-test page", bool, False),

@@ -68,7 +68,13 @@ class TFLiteRunner(Runner):
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
         def run_once(one: Feed) -> dict[str, np.ndarray]:
-            answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
+            try:
+                answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
+            except RuntimeError as exc:  # Flex ops met only once real inputs reached them
+                if FLEX_REFUSED in str(exc):
+                    raise CannotCheckHere(f"it needs Select TF ops (Flex) and this interpreter does not link the "
+                                          f"Flex delegate — {FLEX_ADVICE}") from None
+                raise
             return {name: _dequantize(value, outputs[name]) for name, value in answer.items()}
 
         return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
@@ -98,6 +104,7 @@ class TFLiteRunner(Runner):
         self._interpreter = None
 
 
+FLEX_REFUSED = "Select TensorFlow op"  # how LiteRT and TensorFlow's interpreter refuse Flex ops
 FLEX_ADVICE = ("check it where TensorFlow 2.19 is installed (tfport parity ARTIFACT --golden DIR), or convert it "
                "without --dynamic-batch where the model allows builtin ops")
 
@@ -116,13 +123,12 @@ def _loaded(interpreter_class, artifact: Path, threads: int | None):
 
 
 def _needs_flex(interpreter) -> bool:
-    """Whether the interpreter refuses the file's Select TF ops (it says so when allocating)."""
+    """Whether the interpreter refuses the file's Select TF ops (it says so when allocating). Other
+    failures wait for real inputs: open dims are 1 until then, too small for some models."""
     try:
         interpreter.allocate_tensors()
     except RuntimeError as exc:
-        if "Select TensorFlow op" in str(exc):
-            return True
-        raise
+        return FLEX_REFUSED in str(exc)
     return False
 
 

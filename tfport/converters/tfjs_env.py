@@ -1,0 +1,87 @@
+"""The tensorflowjs converter's own Python environment, which tfport makes and runs.
+
+tensorflowjs 4.22 (its last release, Oct 2024) imports TensorFlow Decision Forests, which pins
+TensorFlow 2.19 and protobuf < 6: installed beside tfport, it would downgrade a newer TensorFlow.
+So it lives in a venv of its own — made once, by `tfport setup tfjs` or on first use, from
+tfjs_requirements.txt (exact pins) — in a directory named by the hash of that file and the
+Python version, under $TFPORT_TFJS_ENV (default: tfport's cache directory, tfjs-converter/). A
+conversion runs tfjs_worker.py there, in one subprocess for all signatures, on the SavedModel
+after tfport's rewrites. Cost, measured (docs/targets.md): 2.9 GB on disk, 69 s to make from
+PyPI, 5.5 s per conversion to import TensorFlow and tensorflowjs in the subprocess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tfport.errors import ConversionError, RuntimeMissingError
+from tfport.logfile import cache_dir, log_path
+from tfport.pipeline.atomic import staged_directory
+
+REQUIREMENTS = Path(__file__).with_name("tfjs_requirements.txt")
+WORKER = Path(__file__).with_name("tfjs_worker.py")
+READY = "tfport-ready"  # written last: an environment without it is incomplete
+
+
+def environment_dir() -> Path:
+    """One environment per requirements file and Python minor version."""
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + python.encode()).hexdigest()[:16]
+    root = Path(os.environ["TFPORT_TFJS_ENV"]) if os.environ.get("TFPORT_TFJS_ENV") else cache_dir() / "tfjs-converter"
+    return root / f"py{python}-{digest}"
+
+
+def _python(directory: Path) -> Path:
+    return directory / "bin" / "python"
+
+
+def setup() -> str:
+    """Make the environment once (python -m venv, then pip install -r); later calls find it."""
+    directory = environment_dir()
+    if (directory / READY).is_file():
+        return f"tensorflowjs converter environment ready in {directory}"
+    # Printed on stdout: during conversion, file descriptor 2 goes to the log file.
+    print(f"making the tensorflowjs converter environment (once, ~2.9 GB from PyPI) in {directory} …", flush=True)
+    try:
+        with staged_directory(directory, replace=False) as staging, open(log_path(), "ab") as log:
+            _run([sys.executable, "-m", "venv", str(staging)], log, "python -m venv")
+            _run([str(_python(staging)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                  "--no-input", "-r", str(REQUIREMENTS)], log, "pip install -r tfjs_requirements.txt")
+            (staging / READY).write_text(REQUIREMENTS.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError:  # another tfport process made it meanwhile: keep theirs, it is in use
+        if not (directory / READY).is_file():
+            raise
+    return f"tensorflowjs converter environment made in {directory}"
+
+
+def _run(command: list[str], log, what: str) -> None:
+    log.write(f"\n$ {' '.join(command)}\n".encode())
+    log.flush()
+    done = subprocess.run(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeMissingError(f"making the tensorflowjs converter environment failed: `{what}` exited with "
+                                  f"{done.returncode} (its output is in {log_path()}) — is PyPI reachable, and does "
+                                  f"TensorFlow 2.19 have wheels for Python {sys.version_info.major}."
+                                  f"{sys.version_info.minor}? (3.9 to 3.12)")
+
+
+def run_tensorflowjs(request: dict[str, Any]) -> dict[str, Any]:
+    """tfjs_worker.py's reply to `request`, run in the environment (made first if need be)."""
+    setup()
+    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    environment.update(PYTHONNOUSERSITE="1", TFDF_DISABLE_WELCOME_MESSAGE="1", CUDA_VISIBLE_DEVICES="")
+    with open(log_path(), "ab") as log:
+        done = subprocess.run([str(_python(environment_dir())), str(WORKER)], input=json.dumps(request).encode(),
+                              stdout=subprocess.PIPE, stderr=log, env=environment)
+    lines = done.stdout.decode("utf-8", errors="replace").strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise ConversionError(f"the tensorflowjs converter process stopped (exit code {done.returncode}; its "
+                              f"messages are in {log_path()})") from None
