@@ -1,11 +1,11 @@
 """One `tf.saved_model.load` per SavedModel and run, however many converters load it.
 
 Restoring a SavedModel rebuilds every function it holds (2 s for MobileNetV2), and the golden
-recording, TFLiteConverter (twice), tf2onnx and tensorflowjs each load the model by their own call.
-Inside `one_load_per_model()`, the loader those libraries call returns the object loaded first for
-the same directory and tags. They only read it: they freeze its functions into new graphs. A model
-holding resources other than variables (lookup tables) is not shared: tensorflowjs rebinds a
-table's initializer as it converts and tf2onnx detaches tables from a function while it freezes
+recording, TFLiteConverter (twice, and its batch-1 copy), tf2onnx and OpenVINO each load the model
+by their own call (tensorflowjs loads it in its own process). Inside `one_load_per_model()`, the
+loader those libraries call returns the object loaded first for the same directory and tags. They
+only read it: they freeze its functions into new graphs. A model holding resources other than
+variables (lookup tables) is not shared: tf2onnx detaches tables from a function while it freezes
 it, so such a model is loaded anew for each, as without this module.
 """
 
