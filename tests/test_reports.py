@@ -55,6 +55,23 @@ def test_exit_code_is_the_worst_result():
     assert report.exit_code == 0 and "✅" in markdown(report)
 
 
+def test_unchecked_is_neither_a_pass_nor_worse_than_a_failure(tmp_path):
+    report = sample_report()
+    report.results.pop()
+    unchecked = ArtifactResult("tflite", "dynamic", artifact="tflite-dynamic/m.tflite",
+                               unchecked="it needs Select TF ops (Flex: MatrixDeterminant); no interpreter here")
+    report.results.append(unchecked)
+    assert unchecked.verdict == "unchecked" and report.exit_code == 1, "a parity failure outranks it"
+    report.results[0].outputs.pop()
+    assert report.verdict == "unchecked" and report.exit_code == 4
+    write_reports(report, tmp_path)
+    skipped = ET.parse(tmp_path / "junit.xml").getroot().findall(".//testcase/skipped")
+    assert len(skipped) == 1 and "cannot be checked here: it needs Select TF ops" in skipped[0].get("message")
+    assert "❔ unchecked" in (tmp_path / "report.md").read_text()
+    assert "cannot be checked here" in (tmp_path / "report.html").read_text()
+    assert Report.from_json((tmp_path / "report.json").read_text()).results[1].unchecked == unchecked.unchecked
+
+
 def test_matrix_has_a_verdict_per_target_quantization_and_signature():
     from rich.console import Console
 
