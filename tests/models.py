@@ -718,14 +718,14 @@ def gelu_mlp_bias_dropped(path: Path) -> Path:
 
 
 def deep_tanh(path: Path) -> Path:
-    """Ill conditioned: 12 tanh layers of 64 with weights of gain 6 (the chaotic regime), so a
-    1e-6 relative change of the input moves the outputs by ~3e-3 of their scale."""
+    """Ill conditioned: 16 tanh layers of 64 with weights of gain 6 (the chaotic regime): correct
+    float32 ports differ by 6-34x the fixed tolerance (12 layers gave 0.9-1.8x on TensorFlow 2.21)."""
     tf = tensorflow()
 
     class DeepTanh(tf.Module):
         def __init__(self):
             self.layers = [tf.Variable(tf.random.stateless_normal([16 if i == 0 else 64, 64], seed=[i, 13])
-                                       * (6.0 / np.sqrt(16 if i == 0 else 64))) for i in range(12)]
+                                       * (6.0 / np.sqrt(16 if i == 0 else 64))) for i in range(16)]
             self.head = tf.Variable(tf.random.stateless_normal([64, 4], seed=[99, 13]) / 8.0)
 
         @tf.function(input_signature=[tf.TensorSpec([None, 16], tf.float32, name="x")])
@@ -737,3 +737,36 @@ def deep_tanh(path: Path) -> Path:
     module = DeepTanh()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     return path
+
+
+def _layered_cnn(path: Path, conv2_scale: float = 1.0) -> Path:
+    """conv1 -> relu -> conv2 -> relu -> mean -> dense, with op names fixed by name scopes, so a copy
+    built with `conv2_scale` (conv2's kernel scaled) has the same op names as the original."""
+    tf = tensorflow()
+
+    class LayeredCnn(tf.Module):
+        def __init__(self):
+            self.conv1 = tf.Variable(tf.random.stateless_normal([3, 3, 3, 8], seed=[1, 2]) / 4)
+            self.conv2 = tf.Variable(tf.random.stateless_normal([3, 3, 8, 8], seed=[3, 4]) / 8 * conv2_scale)
+            self.dense = tf.Variable(tf.random.stateless_normal([8, 3], seed=[5, 6]) / 3)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 3], tf.float32, name="image")])
+        def serve(self, image):
+            with tf.name_scope("conv1"):
+                x = tf.nn.relu(tf.nn.conv2d(image, self.conv1, 1, "SAME"))
+            with tf.name_scope("conv2"):
+                x = tf.nn.relu(tf.nn.conv2d(x, self.conv2, 1, "SAME"))
+            with tf.name_scope("head"):
+                return {"scores": tf.matmul(tf.reduce_mean(x, axis=[1, 2]), self.dense)}
+
+    module = LayeredCnn()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def layered_cnn(path: Path) -> Path:
+    return _layered_cnn(path)
+
+
+def layered_cnn_conv2_scaled(path: Path) -> Path:
+    return _layered_cnn(path, conv2_scale=1.05)

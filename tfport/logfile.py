@@ -57,7 +57,7 @@ def native_stderr_to_log() -> Iterator[None]:
 
 # TensorFlow's C++ error lines: `E0000 00:00:1796.. 5188 file.cc:177] message`.
 NATIVE_ERROR = re.compile(r"^E\d{4} [\d:. ]+\d+ [\w.]+:\d+\] (.+)$", re.M)
-STARTUP_NOISE = ("Unable to register", "computation placer")  # printed by every TensorFlow import
+STARTUP_NOISE = ("Unable to register", "computation placer", "cuInit")  # printed by TensorFlow imports
 
 
 @contextlib.contextmanager
