@@ -109,6 +109,13 @@ class Runner:
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
+        """Every value the artifact computes for `feed`, in its execution order, each with the
+        TensorFlow op names the converter kept for it (the op that produced it first, then the ops
+        fused into it), as floats — what `tfport explain` matches against the SavedModel's own
+        intermediate tensors. A target whose runtime cannot expose them keeps this default."""
+        raise NotImplementedError("this target's runtime cannot expose intermediate values")
+
     def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
         """Seconds per run. A runtime in another process overrides this to time inside it, so
         that bench does not count the trip between processes."""

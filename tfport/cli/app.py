@@ -266,6 +266,8 @@ def convert(
     trust: TrustOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Convert and record again, ignoring caches.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Artifacts converted and checked at once.")] = 1,
+    explain: Annotated[bool, typer.Option("--explain", help="For each artifact failing parity: the first op "
+                                          "whose value diverges (as `tfport explain`).")] = False,
     config: ConfigOpt = None,
     atol: AtolOpt = None,
     rtol: RtolOpt = None,
@@ -299,7 +301,7 @@ def convert(
                            min_snr_db=min_snr_db, min_top1=min_top1),
             out_dir=out, golden_dir=golden_dir, inputs_file=inputs, calibration_file=calibration,
             synthesis=_synthesis(samples, seed, shape, int_range, float_range, strings, config),
-            target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs,
+            target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs, explain=explain,
         )
         with _stage_display() as stage:
             if release:
@@ -406,6 +408,39 @@ def parity(
         print_report(report, console)
         console.print(f"reports in [bold]{where}[/]")
         raise typer.Exit(report.exit_code)
+
+
+@app.command(context_settings=TARGET_OPTIONS)
+def explain(
+    context: typer.Context,
+    artifact: Annotated[Path, typer.Argument(help="An artifact tfport wrote (e.g. a .tflite file).")],
+    golden_dir: Annotated[Path, typer.Option("--golden", help="Golden set to compare on.")],
+    model: Annotated[Optional[Path], typer.Option("--model", help="The SavedModel to compare with (default: the "
+                                                 "one the golden set was recorded from).")] = None,
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Mode whose tolerances apply.")] = None,
+    config: ConfigOpt = None,
+    atol: AtolOpt = None,
+    rtol: RtolOpt = None,
+    min_cosine: CosineOpt = None,
+    min_snr_db: SnrOpt = None,
+) -> None:
+    """Where an artifact starts to differ from its SavedModel: the first op whose value diverges.
+
+    Runs both on every golden sample with their intermediate values exposed, matches them by the
+    TensorFlow op names the converter kept, and reports each matched op's error in graph order
+    against the output tolerance scaled to that tensor. Writes explain.json beside the artifact.
+    """
+    with _errors_for_people():
+        from tfport.pipeline.explain import explain_artifact
+        from tfport.registry import parse_option_args
+        from tfport.reports.terminal import print_explanations
+
+        policy = _policy(config, atol=atol, rtol=rtol, min_cosine=min_cosine, min_snr_db=min_snr_db)
+        with _stage_display() as stage:
+            explanations, where = explain_artifact(artifact, golden_dir, policy, model, quantize,
+                                                   parse_option_args(context.args), stage)
+        print_explanations(explanations, console)
+        console.print(f"explanation in [bold]{where}[/]")
 
 
 @app.command(context_settings=TARGET_OPTIONS)

@@ -20,10 +20,12 @@ from tfport.golden.golden_set import MANIFEST, GoldenSet, feeds, read_golden
 from tfport.golden.recording import golden_request, make_golden, reusable_golden
 from tfport.golden.synthesis import SynthesisOptions, inputs_from_file
 from tfport.logfile import file_logger, log_path, native_stderr_to_log
+from tfport.parity.metrics import FAIL
 from tfport.parity.run import output_tolerance, timed_parity
 from tfport.parity.tolerance import TolerancePolicy
 from tfport.pipeline import cache, interrupt
 from tfport.pipeline.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
+from tfport.pipeline.explain import explain as explain_divergence
 from tfport.pipeline.progress import Stage, no_stage
 from tfport.pipeline.record import ArtifactRecord, describe_artifact
 from tfport.plugin import ArtifactMetadata, ConversionRequest
@@ -48,6 +50,7 @@ class ConvertJob:
     trust: bool = False  # load the model even if `tfport scan` finds ops reaching outside it
     force: bool = False  # convert again even when the cache holds an identical artifact
     jobs: int = 1  # artifacts converted and checked at once
+    explain: bool = False  # for each artifact failing parity, where it starts to diverge (tfport.pipeline.explain)
 
 
 def default_out_dir(model: SavedModelInfo) -> Path:
@@ -104,6 +107,9 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     for result in results:
         result.notes[:0] = notes
         stage(result.label, result.verdict)
+        if job.explain and result.verdict == FAIL:
+            stage(result.label, "running both op by op (--explain)")
+            _explain(result, model, golden, job, out_dir)
     report.results = results
     stage("reports", "writing reports")
     from tfport.reports.write import write_reports
@@ -191,6 +197,17 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
         file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
     return result
+
+
+def _explain(result: ArtifactResult, model: SavedModelInfo, golden: GoldenSet, job: ConvertJob, out_dir: Path) -> None:
+    """Where a failing artifact diverges, into its result; an artifact that cannot say is noted."""
+    target = get_target(result.target)
+    try:
+        result.explanations = explain_divergence(target, result.quantization, out_dir / result.artifact, result.metadata,
+                                      target_options_for(target, job.target_options), golden, model.path,
+                                      model.tags, job.policy)
+    except TfportError as exc:
+        result.notes.append(f"--explain: {exc}")
 
 
 def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSet, policy) -> str:

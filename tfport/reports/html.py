@@ -8,8 +8,8 @@ from html import escape
 
 from tfport.parity.metrics import OutputResult
 from tfport.parity.noise_floor import describe as describe_limits
-from tfport.reports.report import ArtifactResult, Report, detail, signature_verdicts, size_text
-from tfport.reports.svg_plots import error_histogram, reference_scatter, snr_bars
+from tfport.reports.report import ArtifactResult, Report, detail, explanation_summary, signature_verdicts, size_text
+from tfport.reports.svg_plots import divergence_plot, error_histogram, reference_scatter, snr_bars
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1160px; color: #1f2328; }
@@ -27,6 +27,7 @@ th { background: #f6f8fa; text-align: left; } td.num { text-align: right; font-v
 svg .axis { stroke: #57606a; } svg .bar { fill: #0969da; } svg .bar-fail { fill: #cf222e; }
 svg .point { fill: #0969da; fill-opacity: .55; } svg .diagonal { stroke: #8c959f; stroke-dasharray: 4 3; }
 svg .limit { stroke: #1f2328; stroke-width: 2; stroke-dasharray: 3 2; }
+svg .ring { fill: none; stroke: #cf222e; stroke-width: 2; } svg circle.bar-fail { fill: #cf222e; }
 svg .tick { font-size: 11px; fill: #57606a; } svg .label { font-size: 12px; fill: #1f2328; }
 """
 
@@ -57,8 +58,18 @@ def html_report(report: Report) -> str:
         if result.error or result.unchecked:
             parts.append(f"<p class='{escape(result.verdict)}'>{escape(detail(result, None))}</p>")
         parts += [_output_section(output) for output in result.outputs]
+        parts += [_explanation_section(explanation) for explanation in result.explanations]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _explanation_section(explanation: dict) -> str:
+    """convert --explain: where the port starts to diverge, as a plot and a sentence."""
+    first = explanation["first_divergent"]
+    points = [(op["depth"], op["snr_db"], op["diverges"]) for op in explanation["ops"]]
+    return (f"<h3>where {escape(explanation['signature'])} diverges</h3><div class='plots'>"
+            f"{divergence_plot(points, first['depth'] if first else None)}</div>"
+            f"<p>{escape(explanation_summary(explanation))}</p>")
 
 
 def _verdict(verdict: str) -> str:

@@ -34,6 +34,7 @@ class ArtifactResult:
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: list[OutputResult] = field(default_factory=list)
     metadata: ArtifactMetadata | None = None  # from the artifact's record; None for a bare file
+    explanations: list[dict[str, Any]] = field(default_factory=list)  # convert --explain, per signature
 
     @property
     def label(self) -> str:
@@ -61,7 +62,7 @@ class ArtifactResult:
             "notes": self.notes, "error": self.error, "error_exit_code": self.error_exit_code,
             "unchecked": self.unchecked, "seconds": self.seconds,
             "metadata": self.metadata.to_json() if self.metadata else None,
-            "outputs": [o.to_json() for o in self.outputs],
+            "outputs": [o.to_json() for o in self.outputs], "explanations": self.explanations,
         }
 
     @classmethod
@@ -73,6 +74,7 @@ class ArtifactResult:
             unchecked=data.get("unchecked", ""),
             seconds=dict(data.get("seconds", {})), outputs=[OutputResult.from_json(o) for o in data.get("outputs", [])],
             metadata=ArtifactMetadata.from_json(data["metadata"]) if data.get("metadata") else None,
+            explanations=list(data.get("explanations", [])),
         )
 
 
@@ -170,3 +172,17 @@ def weak_evidence(report: Report) -> dict[str, str]:
     a property of the reference outputs)."""
     return {f"{o.signature}/{o.output}": o.weak_evidence for r in report.results for o in r.outputs if o.weak_evidence}
 
+
+def explanation_summary(explanation: dict) -> str:
+    """One line: the first op whose value leaves the scaled tolerance, with its type, inputs and neighbours."""
+    first = explanation["first_divergent"]
+    if not explanation["ops"]:
+        return (f"{explanation['signature']}: no TensorFlow op could be matched to the artifact's "
+                f"{explanation['artifact_values']} values (the converter kept no op names)")
+    if first is None:
+        return (f"{explanation['signature']}: every matched op stays within the scaled tolerance — the difference "
+                "arises after the last matched op, or in ops the artifact does not expose")
+    return (f"{explanation['signature']}: first divergent op {first['op']} ({first['type']}; inputs "
+            f"{', '.join(first['inputs']) or 'none'}; around it {', '.join(first['around'])}) — "
+            f"tolerance used {first['tolerance_used']:.3g}, SNR {first['snr_db']:.1f} dB; in the artifact: "
+            f"{first['artifact_name']}")

@@ -100,3 +100,26 @@ def snr_bars(bars: list[tuple[str, float, float | None]]) -> str:
             f'aria-label="SNR per output"><title>SNR per output (dB)</title>'
             f'<line x1="{left}" y1="{TOP}" x2="{left}" y2="{height - BOTTOM}" class="axis"/>{"".join(body)}'
             f'<text x="{left}" y="{height - 12}" class="label">SNR in dB (dashed: limit)</text></svg>')
+
+
+def divergence_plot(points: list[tuple[int, float, bool]], first: int | None) -> str:
+    """SNR of each matched op's value against its graph depth; ops outside the scaled tolerance in
+    red, the first divergent one ringed."""
+    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    finite = [snr for _, snr, _ in points if math.isfinite(snr)] or [0.0]
+    low, high = min(finite + [0.0]), max(finite + [1.0])
+    deepest = max([depth for depth, _, _ in points] + [1])
+
+    def x(depth: int) -> float:
+        return LEFT + plot_width * depth / deepest
+
+    def y(snr: float) -> float:
+        snr = high if not math.isfinite(snr) else snr  # identical values: drawn at the top
+        return TOP + plot_height * (1 - (snr - low) / ((high - low) or 1))
+
+    body = [f'<circle cx="{x(d):.1f}" cy="{y(s):.1f}" r="3" class="{"bar-fail" if out else "point"}">'
+            f"<title>depth {d}: {s:.1f} dB</title></circle>" for d, s, out in points]
+    body += [f'<circle cx="{x(d):.1f}" cy="{y(s):.1f}" r="7" class="ring"/>' for d, s, _ in points if d == first]
+    body += [_tick(LEFT, HEIGHT - BOTTOM + 14, "0", "start"), _tick(WIDTH - RIGHT, HEIGHT - BOTTOM + 14, str(deepest), "end"),
+             _tick(LEFT - 4, TOP + 8, _number(high), "end"), _tick(LEFT - 4, HEIGHT - BOTTOM, _number(low), "end")]
+    return _frame("SNR of each matched op by depth", body, "depth in the SavedModel's graph", "SNR dB")

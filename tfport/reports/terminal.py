@@ -7,8 +7,18 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tfport.reports.report import Report, detail, row_verdict, rows, signature_verdicts, size_text, weak_evidence
+from tfport.reports.report import (
+    Report,
+    detail,
+    explanation_summary,
+    row_verdict,
+    rows,
+    signature_verdicts,
+    size_text,
+    weak_evidence,
+)
 
+EXPLAIN_ROWS = 24  # ops shown around the first divergent one
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold yellow", "unchecked": "bold magenta"}
 
 
@@ -49,8 +59,36 @@ def print_report(report: Report, console: Console) -> None:
     for result in report.results:
         for note in result.notes:
             console.print(f"[cyan]note[/] {result.label}: {escape(note)}")
+    for result in report.results:
+        for explanation in result.explanations:
+            console.print(f"[red]explain[/] {result.label}: {escape(explanation_summary(explanation))}")
     for where, why in weak_evidence(report).items():
         console.print(f"[yellow]weak evidence[/] {escape(where)}: {escape(why)}")
     style = VERDICT_STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper()}[/] (exit code {report.exit_code})")
 
+
+
+def explanation_table(explanation: dict) -> Table:
+    """The matched ops of one signature in graph order, around the first divergent one."""
+    first = explanation["first_divergent"]
+    ops = explanation["ops"]
+    if len(ops) > EXPLAIN_ROWS:
+        at = next((i for i, op in enumerate(ops) if first and op["op"] == first["op"]), len(ops) - 1)
+        ops = ops[max(0, at - EXPLAIN_ROWS // 4):max(0, at - EXPLAIN_ROWS // 4) + EXPLAIN_ROWS]
+    table = Table(title=f"{explanation['signature']}: {explanation['matched']} of {explanation['reference_ops']} "
+                        "TensorFlow ops matched in the artifact", title_justify="left")
+    for column in ("depth", "op", "type", "tolerance used", "SNR dB", ""):
+        table.add_column(column)
+    for op in ops:
+        mark = "[bold red]first divergent[/]" if first and op["op"] == first["op"] else (
+            "[red]outside[/]" if op["diverges"] else "")
+        table.add_row(str(op["depth"]), Text(op["op"]), op["type"], f"{op['tolerance_used']:.3g}",
+                      f"{op['snr_db']:.1f}", mark)
+    return table
+
+
+def print_explanations(explanations: list[dict], console: Console) -> None:
+    for explanation in explanations:
+        console.print(explanation_table(explanation))
+        console.print(escape(explanation_summary(explanation)))

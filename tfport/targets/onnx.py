@@ -103,18 +103,34 @@ class OnnxRunner(Runner):
         self._files = {path.name.removesuffix(".onnx"): path for path in files}
         self._aliases: dict[str, str] = dict(metadata.signature_aliases) if metadata else {}
         self._sessions: dict[str, tuple[Any, dict[str, str], dict[str, str]]] = {}
+        self._inspected: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # sessions exposing every node
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         session, inputs, outputs = self._session(self._file_for(signature), signature)
-        onnx_feed = {}
-        for graph_input in session.get_inputs():
-            key = inputs.get(graph_input.name, graph_input.name)
-            if key not in feed:
-                raise BadInputError(f"signature {signature!r} needs input {key!r}; the feed has {', '.join(feed)}")
-            onnx_feed[graph_input.name] = _to_onnx(np.asarray(feed[key]), graph_input.type)
         names = [o.name for o in session.get_outputs()]
-        values = session.run(names, onnx_feed)
+        values = session.run(names, _onnx_feed(session, inputs, feed, signature))
         return {outputs.get(name, name): _to_tensorflow(value) for name, value in zip(names, values)}
+
+    def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
+        """Every node's first output, made a graph output of a copy of the file (tf2onnx names
+        nodes after the TF ops they come from); values it computes channels-first stay so."""
+        key = self._file_for(signature)
+        _, inputs, _ = self._session(key, signature)
+        if key not in self._inspected:
+            import onnx
+
+            model = onnx.load(str(self._files[key]))
+            kept = {output.name for output in model.graph.output}
+            produced = [(node.output[0], node.name) for node in model.graph.node
+                        if node.output and node.output[0] and node.output[0] not in kept]
+            model.graph.output.extend(onnx.ValueInfoProto(name=name) for name, _ in produced)
+            session = self._ort.InferenceSession(model.SerializeToString(), self._session_options(),
+                                                 providers=self._providers)
+            self._inspected[key] = (session, produced)
+        session, produced = self._inspected[key]
+        values = session.run([name for name, _ in produced], _onnx_feed(session, inputs, feed, signature))
+        return [([output, node], np.asarray(value)) for (output, node), value in zip(produced, values)
+                if np.asarray(value).dtype.kind == "f"]
 
     def _file_for(self, signature: str) -> str:
         """The signature whose file answers `signature`: itself, or the one it aliases. Without
@@ -162,6 +178,18 @@ class OnnxRunner(Runner):
 
     def close(self) -> None:
         self._sessions.clear()
+        self._inspected.clear()
+
+
+def _onnx_feed(session, inputs: Mapping[str, str], feed: Feed, signature: str) -> dict[str, np.ndarray]:
+    """The feed keyed by the session's input names, in its dtypes."""
+    onnx_feed = {}
+    for graph_input in session.get_inputs():
+        key = inputs.get(graph_input.name, graph_input.name)
+        if key not in feed:
+            raise BadInputError(f"signature {signature!r} needs input {key!r}; the feed has {', '.join(feed)}")
+        onnx_feed[graph_input.name] = _to_onnx(np.asarray(feed[key]), graph_input.type)
+    return onnx_feed
 
 
 def _to_onnx(value: np.ndarray, onnx_type: str) -> np.ndarray:

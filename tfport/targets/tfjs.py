@@ -40,6 +40,7 @@ BACKENDS = ("cpu", "wasm")
 # report says why.
 DEFAULT_BACKEND = "wasm"
 RUNTIMES = ("node", "chromium")
+NOT_COMPUTED = {"Const", "Placeholder", "NoOp"}  # model.json nodes with no value of their own to compare
 
 
 def read_model_json(path: Path) -> dict[str, Any]:
@@ -123,6 +124,17 @@ class TfjsRunner(Runner):
         dtypes = self._output_dtypes.get(signature) or {  # no tfport.json beside the artifact: model.json's
             name: GRAPH_DTYPES.get(spec.get("dtype")) for name, spec in outputs.items()}
         return {name: _as_saved_model_dtype(value, dtypes.get(name)) for name, value in zip(names, values)}
+
+    def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
+        """The output of every computing node of model.json (named after the TF op it came from;
+        a fused node after the last op fused into it), in the file's order."""
+        key = self._aliases.get(signature, signature)
+        self._graph(key)
+        model_json = self._artifact / self._directories.get(key, key) / "model.json"
+        nodes = [node["name"] for node in read_model_json(model_json).get("modelTopology", {}).get("node", [])
+                 if node.get("op") not in NOT_COMPUTED]
+        values = self._engine.run(key, [(name, np.asarray(value)) for name, value in feed.items()], nodes, nodes=True)
+        return [([name], value) for name, value in zip(nodes, values) if value.dtype.kind == "f"]
 
     def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
         key = self._aliases.get(signature, signature)

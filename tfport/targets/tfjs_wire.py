@@ -84,9 +84,12 @@ class FramedEngine:
         if self.backend and reply.get("backend") != self.backend:
             raise RuntimeFailure(f"{self.where} runs on the {reply.get('backend')} backend, not {self.backend}")
 
-    def run(self, key: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str]) -> list[np.ndarray]:
+    def run(self, key: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str],
+            nodes: bool = False) -> list[np.ndarray]:
+        """The values of signature outputs `outputs` — or, with `nodes`, of the graph's nodes so named."""
         specs, payload = encode_tensors(inputs)
-        header, body = self._call({"op": "run", "model": key, "inputs": specs, "outputs": outputs}, payload)
+        header, body = self._call({"op": "run", "model": key, "inputs": specs,
+                                   "nodes" if nodes else "outputs": outputs}, payload)
         return decode_tensors(header["outputs"], body)
 
     def time(self, key: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str], warmup: int,

@@ -53,6 +53,8 @@ class TFLiteRunner(Runner):
         elif metadata and metadata.target_data.get("select_tf_ops"):  # LiteRT found TensorFlow's in this process
             self._notes.append(_ran_with_flex())
         self._runners: dict[str, Any] = {}
+        self._open = lambda **preserve: _loaded(type(self._interpreter), artifact, threads, **preserve)
+        self._inspected = None  # an interpreter keeping every tensor, for `intermediates`
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
         self._fixed_batch: Mapping[str, list[str]] = metadata.target_data.get("fixed_batch", {}) if metadata else {}
 
@@ -79,6 +81,30 @@ class TFLiteRunner(Runner):
 
         return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
 
+    def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
+        """Every tensor of the signature's subgraph after one call, dequantized; a tensor's name
+        lists the TF ops fused into it, the producing op first (`a/Relu;a/BiasAdd;a/convolution`)."""
+        if self._inspected is None:
+            with warnings.catch_warnings():  # "intended for debugging purposes only": so it is
+                warnings.simplefilter("ignore")
+                self._inspected = self._open(experimental_preserve_all_tensors=True)
+        runner = self._inspected.get_signature_runner(self._aliases.get(signature, signature))
+        inputs = runner.get_input_details()
+        runner(**{name: _quantize(value, inputs[name]) for name, value in feed.items()})
+        fed = {detail["index"] for detail in inputs.values()}
+        values = []
+        subgraph = runner._subgraph_index
+        for detail in self._inspected.get_tensor_details(subgraph):
+            if detail["index"] in fed or not detail["name"]:
+                continue
+            try:
+                value = self._inspected.get_tensor(detail["index"], subgraph)
+            except ValueError:  # no data: a tensor the interpreter never filled
+                continue
+            if np.asarray(value).dtype.kind in "fiu":
+                values.append((detail["name"].split(";"), _dequantize(value, detail)))
+        return values
+
     def _flex_interpreter(self, artifact: Path, metadata: ArtifactMetadata | None, threads: int | None):
         """TensorFlow's interpreter, which links the Flex delegate up to TensorFlow 2.19."""
         ops = ", ".join(metadata.target_data.get("flex_ops", [])) if metadata else ""
@@ -101,7 +127,7 @@ class TFLiteRunner(Runner):
 
     def close(self) -> None:
         self._runners.clear()
-        self._interpreter = None
+        self._interpreter = self._inspected = None
 
 
 FLEX_REFUSED = "Select TensorFlow op"  # how LiteRT and TensorFlow's interpreter refuse Flex ops
@@ -115,9 +141,9 @@ def _ran_with_flex() -> str:
             "≥ 2.20 has none either)")
 
 
-def _loaded(interpreter_class, artifact: Path, threads: int | None):
+def _loaded(interpreter_class, artifact: Path, threads: int | None, **options):
     try:
-        return interpreter_class(model_path=str(artifact), num_threads=threads)
+        return interpreter_class(model_path=str(artifact), num_threads=threads, **options)
     except ValueError as exc:
         raise BadInputError(_unloadable(Path(artifact), exc)) from None
 

@@ -6,6 +6,7 @@
 // so large golden sets cross the process boundary at memory speed.
 //   -> {op: "load", model: "<signature>", path: "/abs/dir/model.json"}   <- {ok: true, backend}
 //   -> {op: "run", model, inputs: [tensor...], outputs: [keys]}   <- {ok: true, outputs}
+//   -> {op: "run", model, inputs, nodes: [graph node names]}       <- {ok: true, outputs} (for tfport explain)
 //   -> {op: "time", model, inputs, outputs, warmup, runs}   <- {ok: true, milliseconds: [per run]}
 // Tensors and outputs are named by the SavedModel's signature keys, as in model.json's signature.
 // Errors answer {ok: false, error: "..."}; the process keeps serving.
@@ -126,8 +127,9 @@ async function execute(entry, feed, outputs) {
 async function run(request, payload) {
   const entry = models.get(request.model);
   const feed = feedOf(entry, request, payload);
-  const results = await execute(entry, feed, request.outputs.map((key) => entry.signature.outputs[key].name));
-  const encoded = await Promise.all(results.map((t, i) => encode(request.outputs[i], t)));
+  const labels = request.nodes || request.outputs; // graph nodes by name, or signature outputs by key
+  const results = await execute(entry, feed, request.nodes || request.outputs.map((key) => entry.signature.outputs[key].name));
+  const encoded = await Promise.all(results.map((t, i) => encode(labels[i], t)));
   tf.dispose([...Object.values(feed), ...results]);
   return [{ ok: true, outputs: encoded.map(([spec, bytes]) => ({ ...spec, bytes: bytes.length })) },
           Buffer.concat(encoded.map(([, bytes]) => bytes))];
