@@ -268,6 +268,8 @@ def convert(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Artifacts converted and checked at once.")] = 1,
     explain: Annotated[bool, typer.Option("--explain", help="For each artifact failing parity: the first op "
                                           "whose value diverges (as `tfport explain`).")] = False,
+    budget: Annotated[Optional[str], typer.Option("--budget", help="int8: keep the fewest ops in float that meet "
+                                                  "METRIC=VALUE[,…] (snr_db, cosine, top1).")] = None,
     config: ConfigOpt = None,
     atol: AtolOpt = None,
     rtol: RtolOpt = None,
@@ -284,6 +286,7 @@ def convert(
     Target-specific options (`tfport targets` lists them) follow as --name value, e.g. --int8-io.
     """
     with _errors_for_people():
+        from tfport.pipeline.budget import parse_budget
         from tfport.pipeline.convert import ConvertJob
         from tfport.pipeline.convert import convert as run_convert
         from tfport.registry import parse_option_args, plan
@@ -302,6 +305,7 @@ def convert(
             out_dir=out, golden_dir=golden_dir, inputs_file=inputs, calibration_file=calibration,
             synthesis=_synthesis(samples, seed, shape, int_range, float_range, strings, config),
             target_options=parse_option_args(context.args), trust=trust, force=force, jobs=jobs, explain=explain,
+            budget=parse_budget(budget),
         )
         with _stage_display() as stage:
             if release:

@@ -319,6 +319,40 @@ def _moved_aside(path: Path) -> Iterator[Path]:
         yield source
 
 
+def kept_float(options) -> list[str]:
+    """--keep-float: the values int8 leaves in float, as `tfport explain` names them (`node;output`
+    of the int8 file, where a value may come from a DequantizeLinear)."""
+    return [name for name in (options.get("keep_float") or "").split(",") if name]
+
+
+COMPUTING = {"Conv", "ConvTranspose", "MatMul", "Gemm"}  # where a kept value's chain of producers ends
+
+
+def float_nodes(source: Path, kept: list[str]) -> list[str]:
+    """The float model's nodes that compute the kept values: each value's producer (found by the
+    value's name, or the one its DequantizeLinear is named after), and the producers feeding it one
+    to one back to the convolution or matmul it follows (int8 fuses Conv -> Clip into one node)."""
+    if not kept:
+        return []
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    by_name = {node.name: node for node in graph.node}
+    producer = {output: node for node in graph.node for output in node.output}
+    constants = {init.name for init in graph.initializer}
+    chosen: dict[str, None] = {}
+    for entry in kept:
+        node_name, _, output = entry.partition(";")
+        tensors = (output, output.removesuffix("_DequantizeLinear_Output"), node_name.removesuffix("_DequantizeLinear"))
+        # by the value first: quantizing renames the nodes it fuses (Conv + Clip -> Conv__352)
+        node = next((producer[name] for name in tensors if name in producer), by_name.get(node_name))
+        while node is not None and node.name not in chosen:
+            chosen[node.name] = None
+            feeding = [producer[name] for name in node.input if name in producer and name not in constants]
+            node = feeding[0] if node.op_type not in COMPUTING and len(feeding) == 1 else None
+    return list(chosen)
+
+
 def _quantize(request: ConversionRequest, key: str, path: Path, external: bool) -> None:
     """Replace the float32 file at `path` by its quantized version."""
     mode = request.quantization
@@ -337,7 +371,8 @@ def _quantize(request: ConversionRequest, key: str, path: Path, external: bool) 
                 reader = _calibration_reader(request.samples_for(key), source)
                 quantize_static(str(source), str(path), reader, quant_format=QuantFormat.QDQ,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
-                                use_external_data_format=external)
+                                use_external_data_format=external,
+                                nodes_to_exclude=float_nodes(source, kept_float(request.options)))
             else:
                 raise BadInputError(f"the onnx target has no quantization mode {mode!r}")
         except (ConversionError, BadInputError):

@@ -30,7 +30,7 @@ def convert(request: ConversionRequest) -> ConversionResult:
     artifact = request.out_dir / f"{model.name}.tflite"
     notes: list[str] = []
     facts = {"select_tf_ops": False, "flex_ops": [], "fixed_batch": {},
-             "int8_io": bool(request.options.get("int8_io"))}
+             "int8_io": bool(request.options.get("int8_io")), "kept_float": kept_float(request.options)}
     with rewritten_model(model.path, unfused_lstm=True) as (source, rewrite_notes):
         notes += rewrite_notes
         flatbuffer = _convert_with_fallback(tf, request, source, notes, facts)
@@ -119,7 +119,19 @@ def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool =
         # Keras 3 builds its loops' TensorLists with the open batch as a constant -1: read it as 1.
         converter._experimental_default_to_single_batch_in_tensor_list_ops = True
     converter.target_spec.supported_ops = ops
-    return converter.convert()
+    converted = converter.convert()
+    if request.quantization == "int8" and kept_float(request.options):
+        from tensorflow.lite.python import convert as lite_convert
+
+        converted = lite_convert.mlir_quantize(converted, disable_per_channel=False,
+                                               fully_quantize=bool(request.options.get("int8_io")),
+                                               denylisted_nodes=kept_float(request.options))
+    return converted
+
+
+def kept_float(options) -> list[str]:
+    """--keep-float: the output tensors whose ops int8 leaves in float (as `tfport explain` names them)."""
+    return [name for name in (options.get("keep_float") or "").split(",") if name]
 
 
 def _needs_flex(problems: list[tuple[str, str, str]]) -> bool:
@@ -151,6 +163,8 @@ def _configure_quantization(tf, converter, request: ConversionRequest) -> list:
     if request.options.get("int8_io"):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+    if kept_float(request.options):  # calibrated here, quantized after, leaving these tensors' ops float
+        converter._experimental_calibrate_only = True
     return [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
 
 

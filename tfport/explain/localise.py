@@ -27,6 +27,8 @@ from tfport.golden.golden_set import GoldenSet
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import Runner
 
+INPUT_SNR_DB = 200.0  # what an exact value counts as, so that SNR drops stay finite
+
 
 @dataclass
 class OpError:
@@ -54,8 +56,9 @@ class OpError:
             return True
         return tolerance.min_cosine is not None and self.cosine_worst < tolerance.min_cosine
 
-    def to_json(self, tolerance: Tolerance) -> dict[str, Any]:
+    def to_json(self, tolerance: Tolerance, added_db: float = 0.0) -> dict[str, Any]:
         return {"op": self.op.key, "type": self.op.type, "depth": self.op.depth, "inputs": list(self.op.inputs),
+                "added_db": added_db,
                 "artifact_name": self.artifact_name, "shape": list(self.shape),
                 "tolerance_used": self.tolerance_used, "snr_db": self.snr_db, "cosine": self.cosine_worst,
                 "diverges": self.leaves(tolerance)}
@@ -68,6 +71,17 @@ class Explanation:
     ops: list[OpError] = field(default_factory=list)  # matched ops, in graph order
     reference_ops: int = 0
     artifact_values: int = 0
+    upstream: dict[str, list[str]] = field(default_factory=dict)  # op -> the nearest matched ops feeding it
+    unmatched: list[str] = field(default_factory=list)  # the artifact's values no TF op matched, by name
+
+    def added_db(self, op: OpError) -> float:
+        """The SNR this op loses against the nearest matched ops feeding it (the inputs, exact, when none)."""
+        by_key = {o.op.key: o for o in self.ops}
+        feeding = [by_key[key].snr_db for key in self.upstream.get(op.op.key, []) if key in by_key]
+        before = min(feeding, default=float("inf"))
+        if before == float("inf"):
+            before = INPUT_SNR_DB
+        return max(0.0, min(before, INPUT_SNR_DB) - min(op.snr_db, INPUT_SNR_DB))
 
     @property
     def first_divergent(self) -> OpError | None:
@@ -81,9 +95,10 @@ class Explanation:
         first = self.first_divergent
         return {"signature": self.signature, "tolerance": self.tolerance.to_json(),
                 "matched": len(self.ops), "reference_ops": self.reference_ops,
-                "artifact_values": self.artifact_values,
-                "first_divergent": first.to_json(self.tolerance) | {"around": self.neighbours(first)} if first else None,
-                "ops": [op.to_json(self.tolerance) for op in self.ops]}
+                "artifact_values": self.artifact_values, "unmatched": self.unmatched,
+                "first_divergent": first.to_json(self.tolerance, self.added_db(first)) | {
+                    "around": self.neighbours(first)} if first else None,
+                "ops": [op.to_json(self.tolerance, self.added_db(op)) for op in self.ops]}
 
 
 def explain_signature(runner: Runner, reference: FrozenSignature, golden: GoldenSet, signature: str,
@@ -96,6 +111,9 @@ def explain_signature(runner: Runner, reference: FrozenSignature, golden: Golden
         values = runner.intermediates(signature, feed)
         explanation.artifact_values = max(explanation.artifact_values, len(values))
         matched = _match(values, reference)
+        if not explanation.unmatched:
+            names = {name for name, _ in matched.values()}
+            explanation.unmatched = [";".join(n) for n, _ in values if ";".join(n) not in names]
         expected = reference.run(feed, matched)
         for key, (name, value) in matched.items():
             value = _aligned(np.asarray(expected.get(key), np.float64), np.asarray(value, np.float64))
@@ -104,7 +122,26 @@ def explain_signature(runner: Runner, reference: FrozenSignature, golden: Golden
             error = errors.setdefault(key, OpError(reference.ops[key], name, tuple(np.shape(value))))
             _accumulate(error, np.asarray(expected[key], np.float64), value, output_tolerance, output_rms)
     explanation.ops = sorted(errors.values(), key=lambda e: e.op.depth)
+    explanation.upstream = _nearest_matched(reference.edges, set(errors))
     return explanation
+
+
+def _nearest_matched(edges: Mapping[str, tuple[str, ...]], matched: set[str]) -> dict[str, list[str]]:
+    """For each matched op, the matched ops reached first going up its inputs."""
+    nearest = {}
+    for key in matched:
+        found, seen, frontier = [], set(), list(edges.get(key, ()))
+        while frontier:
+            name = frontier.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in matched:
+                found.append(name)
+            else:
+                frontier.extend(edges.get(name, ()))
+        nearest[key] = found
+    return nearest
 
 
 def _match(values: list[tuple[list[str], np.ndarray]], reference: FrozenSignature) -> dict[str, tuple[str, np.ndarray]]:

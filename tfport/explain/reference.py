@@ -58,8 +58,10 @@ class FrozenSignature:
             tf.import_graph_def(frozen.graph.as_graph_def(), name="")
         self._feeds = {key: name for name, key in names.inputs.items()}
         self.ops: dict[str, ReferenceOp] = {}
+        self.edges: dict[str, tuple[str, ...]] = {}  # every op's inputs, skipped ops included
         self._tensors: dict[str, object] = {}
         for op in self._graph.get_operations():
+            self.edges[op_key(op.name)] = tuple(op_key(t.name) for t in op.inputs)
             if op.type in SKIPPED_TYPES or not op.outputs or not op.outputs[0].dtype.is_floating:
                 continue
             key, shape = op_key(op.name), op.outputs[0].shape

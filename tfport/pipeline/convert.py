@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tfport import __version__
 from tfport.errors import CannotCheckHere, ConversionError, TfportError
@@ -23,7 +25,7 @@ from tfport.logfile import file_logger, log_path, native_stderr_to_log
 from tfport.parity.metrics import FAIL
 from tfport.parity.run import output_tolerance, timed_parity
 from tfport.parity.tolerance import TolerancePolicy
-from tfport.pipeline import cache, interrupt
+from tfport.pipeline import budget, cache, interrupt
 from tfport.pipeline.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
 from tfport.pipeline.explain import explain as explain_divergence
 from tfport.pipeline.progress import Stage, no_stage
@@ -51,6 +53,7 @@ class ConvertJob:
     force: bool = False  # convert again even when the cache holds an identical artifact
     jobs: int = 1  # artifacts converted and checked at once
     explain: bool = False  # for each artifact failing parity, where it starts to diverge (tfport.pipeline.explain)
+    budget: dict[str, float] = field(default_factory=dict)  # int8 ops kept in float until met (tfport.pipeline.budget)
 
 
 def default_out_dir(model: SavedModelInfo) -> Path:
@@ -94,6 +97,8 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     notes.append(golden_note)
     notes += [f"golden input {name}: {why}" for name, why in golden.manifest.get("inferred", {}).items()]
     calibration = _calibration(job, model, golden)
+    if job.calibration_file is not None:
+        notes += calibration_coverage(inputs_from_file(job.calibration_file, model.signatures), golden.inputs)
     report = Report(model=_model_summary(model), golden=golden.summary())
     report.versions = dict(golden.manifest.get("versions", {}))
     if job.jobs > 1 and len(requested) > 1:
@@ -147,6 +152,26 @@ def _calibration(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet) -> C
     return calibration
 
 
+def calibration_coverage(calibration: Mapping[str, Mapping[str, np.ndarray]],
+                         golden: Mapping[str, Mapping[str, np.ndarray]], margin: float = 0.1) -> list[str]:
+    """A warning per float input whose golden values reach beyond what calibration saw (by more than
+    `margin` of the calibrated span): int8 clips activations to the calibrated ranges, a common cause
+    of int8 collapse."""
+    warnings = []
+    for key, inputs in calibration.items():
+        for name, seen in inputs.items():
+            reached = golden.get(key, {}).get(name)
+            if reached is None or np.asarray(seen).dtype.kind != "f" or not np.size(seen) or not np.size(reached):
+                continue
+            low, high = float(np.min(seen)), float(np.max(seen))
+            span = (high - low) or abs(high) or 1.0
+            if np.min(reached) < low - margin * span or np.max(reached) > high + margin * span:
+                warnings.append(f"calibration covers {key}/{name} in [{low:.4g}, {high:.4g}], but the golden inputs "
+                                f"reach [{float(np.min(reached)):.4g}, {float(np.max(reached)):.4g}]: int8 clips what "
+                                "calibration never saw — add such samples to --calibration")
+    return warnings
+
+
 def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) -> ArtifactResult:
     result = ArtifactResult(target=target.name, quantization=mode)
     final = out_dir / result.label
@@ -155,6 +180,7 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
         "model": model.fingerprint, "target": target.name, "mode": mode, "options": options,
         "golden": cache.file_digest(golden.path / MANIFEST), "versions": cache.package_versions(target.packages),
         "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
+        "budget": job.budget if _searches_budget(target, mode, job) else None,
     })
     try:
         target.check_options(options)  # a typo or an unavailable provider, before converting
@@ -166,8 +192,9 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                 result.notes += [*record.notes, "reused the cached artifact (same SavedModel, options and tool "
                                                 "versions; every file's SHA-256 as recorded)"]
             else:
-                stage(result.label, "converting and validating")
-                record = _convert_fresh(target, mode, model, calibration, options, staging, result)
+                stage(result.label, "converting and validating" + (" until --budget holds" if
+                                                                   _searches_budget(target, mode, job) else ""))
+                record = _convert_fresh(target, mode, model, calibration, options, staging, result, job, golden)
                 interrupt.check()  # before anything is stored or moved into place
                 cache.store(key, staging)
             result.metadata = record.metadata
@@ -221,9 +248,20 @@ def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSe
                                "options": options})
 
 
-def _convert_fresh(target, mode, model, calibration, options, staging, result) -> ArtifactRecord:
+def _searches_budget(target, mode: str, job: ConvertJob) -> bool:
+    """--budget applies to int8 on targets that can leave ops in float (the keep_float option)."""
+    return bool(job.budget) and mode == "int8" and "keep_float" in target.options
+
+
+def _convert_fresh(target, mode, model, calibration, options, staging, result, job, golden) -> ArtifactRecord:
     started = time.perf_counter()
-    converted = target.convert(ConversionRequest(model, mode, staging, calibration, options))
+    request = ConversionRequest(model, mode, staging, calibration, options)
+    if _searches_budget(target, mode, job):
+        converted, _ = budget.search(target, mode, request, golden, job.policy, job.budget, model.path, model.tags)
+    else:
+        converted = target.convert(request)
+        if job.budget and mode == "int8":
+            converted.notes.append(f"--budget: {target.name} cannot leave ops in float; this is plain int8")
     result.seconds["convert"] = round(time.perf_counter() - started, 3)
     if not isinstance(converted.metadata, ArtifactMetadata):
         raise ConversionError(f"target {target.name} returned {type(converted.metadata).__name__} metadata, not "

@@ -115,6 +115,7 @@ def _artifact_entry(result: ArtifactResult, out_dir: Path, job: ConvertJob) -> d
         "parity": {"verdict": result.verdict, "worst": worst_metrics(result.outputs),
                    "outputs": [_output_entry(o) for o in result.outputs]},
         "notes": result.notes, "seconds": result.seconds,
+        **({"budget": metadata.target_data["budget"]} if "budget" in metadata.target_data else {}),
     }
 
 

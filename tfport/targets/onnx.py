@@ -129,7 +129,7 @@ class OnnxRunner(Runner):
             self._inspected[key] = (session, produced)
         session, produced = self._inspected[key]
         values = session.run([name for name, _ in produced], _onnx_feed(session, inputs, feed, signature))
-        return [([output, node], np.asarray(value)) for (output, node), value in zip(produced, values)
+        return [([node, output], np.asarray(value)) for (output, node), value in zip(produced, values)
                 if np.asarray(value).dtype.kind == "f"]
 
     def _file_for(self, signature: str) -> str:
@@ -234,5 +234,7 @@ TARGET = Target(
         "provider": TargetOption("onnxruntime execution provider, e.g. CPU or CUDA", str, "CPU"),
         "graph_optimization": TargetOption("onnxruntime graph optimization: disable, basic, extended, all",
                                            str, "all"),
+        "keep_float": TargetOption("int8 mode: nodes to leave in float, comma-separated (as `tfport explain` "
+                                   "names them; --budget chooses them)", str, ""),
     },
 )

@@ -209,6 +209,8 @@ TARGET = Target(
     packages=("tensorflow", "ai-edge-litert"),
     options={
         "int8_io": TargetOption("int8 mode: keep int8 inputs and outputs (quantize on device)", bool, False),
+        "keep_float": TargetOption("int8 mode: output tensors whose ops stay float, comma-separated (as `tfport "
+                                   "explain` names them; --budget chooses them)", str, ""),
         "dynamic_batch": TargetOption("keep an open batch where builtin ops need a fixed one (recurrent loops): "
                                       "the file then needs Select TF ops (Flex), which most devices lack", bool, False),
     },

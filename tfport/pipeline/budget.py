@@ -1,0 +1,196 @@
+"""`--budget`: int8 that meets an accuracy budget, keeping in float only the ops it must.
+
+Plain int8 first: when it meets the budget, every op stays int8 and the report says so. Otherwise
+`tfport explain` measures, op by op, where plain int8's error arises, and two kinds of mix are
+tried, each converted and measured on the golden set like any artifact:
+
+1. outliers — the ops whose own SNR drop is far above the others' (a layer with a wide range);
+2. a prefix — the first k matched ops in graph order, the smallest k found by bisection: when every
+   op adds a little error, the error made early is amplified by all that follows (measured on
+   MobileNetV2: keeping its 32 worst ops by their own drop in float gave 9.7 dB, its first 32 ops
+   21.5 dB at 1.1x the size of plain int8).
+
+The first mix that meets the budget is kept — or, when none does, the best reached, with why. A
+target takes part when it declares the `keep_float` option (ops left in float by name).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfport.errors import BadInputError
+from tfport.golden.golden_set import GoldenSet
+from tfport.parity.run import run_parity
+from tfport.parity.tolerance import TolerancePolicy
+from tfport.pipeline import cache
+from tfport.pipeline.explain import explain
+from tfport.plugin import ConversionRequest, ConversionResult, Target
+
+METRICS = {"snr_db": "snr_db", "cosine": "cosine", "top1": "top1_agreement"}  # budget name -> parity metric
+OUTLIER_DB = 10.0  # an op whose own SNR drop exceeds the median drop by this much is an outlier
+
+
+def parse_budget(text: str | None) -> dict[str, float]:
+    """`snr_db=20,top1=0.99` -> {"snr_db": 20.0, "top1": 0.99}; refused unless every part is known."""
+    budget = {}
+    for part in filter(None, (text or "").split(",")):
+        name, _, value = part.partition("=")
+        try:
+            if name.strip() not in METRICS:
+                raise ValueError
+            budget[name.strip()] = float(value)
+        except ValueError:
+            raise BadInputError(f"--budget {part!r}: write METRIC=VALUE with METRIC one of "
+                                f"{', '.join(METRICS)} (e.g. --budget snr_db=20,top1=0.99)") from None
+    return budget
+
+
+@dataclass
+class Trial:
+    kept_float: list[str]
+    size: int
+    reached: dict[str, float]  # the worst value of each budget metric over the outputs
+    why: str  # which kind of mix
+
+    def meets(self, budget: Mapping[str, float]) -> bool:
+        return all(self.reached.get(name, float("-inf")) >= value for name, value in budget.items())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kept_float": len(self.kept_float), "size_bytes": self.size, "reached": self.reached, "mix": self.why}
+
+
+@dataclass
+class BudgetSearch:
+    """What the search tried and chose; `to_json` goes into the report, the record and the manifest."""
+
+    budget: dict[str, float]
+    trials: list[Trial] = field(default_factory=list)
+    chosen: Trial | None = None
+    matched_ops: int = 0
+
+    @property
+    def met(self) -> bool:
+        return self.chosen is not None and self.chosen.meets(self.budget)
+
+    def note(self) -> str:
+        plain, chosen = self.trials[0], self.chosen
+        wanted = ", ".join(f"{name} ≥ {value:g}" for name, value in self.budget.items())
+        reached = lambda trial: ", ".join(f"{name} {value:.4g}" for name, value in trial.reached.items())  # noqa: E731
+        if chosen is plain and self.met:
+            return f"--budget {wanted}: plain int8 meets it ({reached(plain)}) — every op stays int8"
+        ratio = chosen.size / plain.size if plain.size else 0
+        if self.met:
+            return (f"--budget {wanted}: met with {len(chosen.kept_float)} of {self.matched_ops} matched ops kept in "
+                    f"float ({chosen.why}): {reached(chosen)}, {ratio:.2f}x the size of plain int8 "
+                    f"({reached(plain)})")
+        return (f"--budget {wanted}: not met — the best mix tried keeps {len(chosen.kept_float)} of "
+                f"{self.matched_ops} matched ops in float ({chosen.why}) and reaches {reached(chosen)} at "
+                f"{ratio:.2f}x the size of plain int8 ({reached(plain)}); even every matched op in float falls "
+                "short when the error arises in ops the artifact does not expose or in its inputs' quantization")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"budget": self.budget, "met": self.met, "matched_ops": self.matched_ops,
+                "kept_float": self.chosen.kept_float if self.chosen else [],
+                "reached": self.chosen.reached if self.chosen else {},
+                "size_bytes": self.chosen.size if self.chosen else None,
+                "trials": [trial.to_json() for trial in self.trials]}
+
+
+def search(target: Target, mode: str, request: ConversionRequest, golden: GoldenSet, policy: TolerancePolicy,
+           budget: Mapping[str, float], model_dir: Path, tags) -> tuple[ConversionResult, BudgetSearch]:
+    """Convert into request.out_dir the first mix that meets `budget` (or the best reached)."""
+    outcome = BudgetSearch(dict(budget))
+    with tempfile.TemporaryDirectory(prefix="tfport-budget-", dir=request.out_dir.parent) as scratch:
+        trials: list[tuple[Trial, ConversionResult]] = []
+
+        def attempt(kept: list[str], why: str) -> Trial:
+            out = Path(tempfile.mkdtemp(dir=scratch))
+            converted = target.convert(ConversionRequest(request.saved_model, mode, out, request.calibration,
+                                                         {**request.options, "keep_float": ",".join(kept)}))
+            trial = Trial(kept, _size(converted.artifact),
+                          _reached(target, mode, converted, golden, policy, budget, request.options), why)
+            trials.append((trial, converted))
+            outcome.trials.append(trial)
+            return trial
+
+        plain = attempt([], "plain int8")
+        if not plain.meets(budget):
+            ops, unmatched = _ranked_ops(target, mode, trials[0][1], golden, model_dir, tags, policy, request.options)
+            outcome.matched_ops = len(ops)
+            _mixes(ops, unmatched, attempt, budget)
+        met = [pair for pair in trials if pair[0].meets(budget)]
+        best, converted = min(met, key=lambda p: p[0].size) if met else max(trials, key=lambda p: _score(p[0], budget))
+        outcome.chosen = best
+        final = request.out_dir / converted.artifact.name
+        shutil.move(str(converted.artifact), final)
+        converted.artifact = final
+    converted.notes.append(outcome.note())
+    converted.metadata.target_data["budget"] = outcome.to_json()
+    return converted, outcome
+
+
+def _mixes(ops: list[dict[str, Any]], unmatched: list[str], attempt: Callable[[list[str], str], Trial],
+           budget: Mapping[str, float]) -> None:
+    """Outliers first, then every op (the matched ones and those no TF op matched): when that meets
+    the budget, the smallest prefix of matched ops in graph order that does too (bisection)."""
+    drops = [op["added_db"] for op in ops]
+    if drops:
+        typical = statistics.median(drops)
+        outliers = [op["artifact_name"] for op in ops if op["added_db"] > typical + OUTLIER_DB]
+        few = len(outliers) <= max(1, len(ops) // 10)  # many "outliers" are the norm, not exceptions
+        if outliers and few and attempt(outliers, f"{len(outliers)} outlier op(s)").meets(budget):
+            return
+    names = [op["artifact_name"] for op in ops]
+    if not attempt(names + unmatched, "every op").meets(budget) or not ops:
+        return
+    low, high = 1, len(ops) + 1  # len(ops) + 1: the prefix must include the unmatched ops too
+    while low < high:
+        middle = (low + high) // 2
+        kept = names[:middle] if middle <= len(ops) else names + unmatched
+        if attempt(kept, f"the first {middle} matched ops" if middle <= len(ops) else "every op").meets(budget):
+            high = middle
+        else:
+            low = middle + 1
+
+
+def _ranked_ops(target, mode, converted: ConversionResult, golden, model_dir, tags, policy,
+                options) -> tuple[list[dict[str, Any]], list[str]]:
+    """Plain int8's matched ops in graph order (over every signature), with the SNR each loses;
+    and the names of the artifact's values no TF op matched."""
+    explanations = explain(target, mode, converted.artifact, converted.metadata, options, golden, model_dir, tags,
+                           policy)
+    ops: dict[str, dict[str, Any]] = {}
+    unmatched: dict[str, None] = {}
+    for explanation in explanations:
+        for op in explanation["ops"]:
+            ops.setdefault(op["artifact_name"], op)
+        unmatched.update(dict.fromkeys(explanation["unmatched"]))
+    return sorted(ops.values(), key=lambda op: op["depth"]), [name for name in unmatched if name not in ops]
+
+
+def _reached(target, mode, converted: ConversionResult, golden, policy, budget, options) -> dict[str, float]:
+    """The worst value of each budget metric over every output, on the target's runtime."""
+    runner = target.open_runner(converted.artifact, converted.metadata, options)
+    try:
+        outputs = run_parity(target, mode, runner, golden, golden.signatures, policy)
+    finally:
+        runner.close()
+    return {name: min((o.metrics[METRICS[name]] for o in outputs if METRICS[name] in o.metrics),
+                      default=float("nan")) for name in budget}
+
+
+def _score(trial: Trial, budget: Mapping[str, float]) -> float:
+    """How close a trial comes: its worst metric's share of the budget."""
+    return min(trial.reached.get(name, 0.0) / value if value else 0.0 for name, value in budget.items())
+
+
+def _size(artifact: Path) -> int:
+    if artifact.is_file():
+        return artifact.stat().st_size
+    return sum(entry["size_bytes"] for entry in cache.file_table(artifact, artifact).values())
