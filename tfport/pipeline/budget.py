@@ -85,14 +85,14 @@ class BudgetSearch:
         if chosen is plain and self.met:
             return f"--budget {wanted}: plain int8 meets it ({reached(plain)}) — every op stays int8"
         ratio = chosen.size / plain.size if plain.size else 0
+        kept = f"{len(chosen.kept_float)} value(s) of the artifact kept in float ({chosen.why}; {self.matched_ops} " \
+               "ops matched the SavedModel's)"
         if self.met:
-            return (f"--budget {wanted}: met with {len(chosen.kept_float)} of {self.matched_ops} matched ops kept in "
-                    f"float ({chosen.why}): {reached(chosen)}, {ratio:.2f}x the size of plain int8 "
+            return (f"--budget {wanted}: met with {kept}: {reached(chosen)}, {ratio:.2f}x the size of plain int8 "
                     f"({reached(plain)})")
-        return (f"--budget {wanted}: not met — the best mix tried keeps {len(chosen.kept_float)} of "
-                f"{self.matched_ops} matched ops in float ({chosen.why}) and reaches {reached(chosen)} at "
-                f"{ratio:.2f}x the size of plain int8 ({reached(plain)}); even every matched op in float falls "
-                "short when the error arises in ops the artifact does not expose or in its inputs' quantization")
+        return (f"--budget {wanted}: not met — the best mix tried has {kept} and reaches {reached(chosen)} at "
+                f"{ratio:.2f}x the size of plain int8 ({reached(plain)}); the error left lies where the target's "
+                "quantizer cannot be told to keep float (every value tfport can name was listed)")
 
     def to_json(self) -> dict[str, Any]:
         return {"budget": self.budget, "met": self.met, "matched_ops": self.matched_ops,
@@ -149,11 +149,10 @@ def _mixes(ops: list[dict[str, Any]], unmatched: list[str], attempt: Callable[[l
     names = [op["artifact_name"] for op in ops]
     if not attempt(names + unmatched, "every op").meets(budget) or not ops:
         return
-    low, high = 1, len(ops) + 1  # len(ops) + 1: the prefix must include the unmatched ops too
+    low, high = 1, len(ops) + 1  # high: every op, which meets it
     while low < high:
         middle = (low + high) // 2
-        kept = names[:middle] if middle <= len(ops) else names + unmatched
-        if attempt(kept, f"the first {middle} matched ops" if middle <= len(ops) else "every op").meets(budget):
+        if attempt(names[:middle], f"the first {middle} matched ops").meets(budget):
             high = middle
         else:
             low = middle + 1
