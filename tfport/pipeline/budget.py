@@ -125,7 +125,8 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
             outcome.matched_ops = len(ops)
             _mixes(ops, unmatched, attempt, budget)
         met = [pair for pair in trials if pair[0].meets(budget)]
-        best, converted = min(met, key=lambda p: p[0].size) if met else max(trials, key=lambda p: _score(p[0], budget))
+        best, converted = (min(met, key=lambda p: (p[0].size, len(p[0].kept_float))) if met
+                           else max(trials, key=lambda p: _score(p[0], budget)))
         outcome.chosen = best
         final = request.out_dir / converted.artifact.name
         shutil.move(str(converted.artifact), final)
