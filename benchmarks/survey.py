@@ -73,7 +73,8 @@ def main() -> None:
             for name in names:
                 verdicts[name][results[name].verdict] += 1
             ops = tflite_ops(results["tflite"]) if "tflite" in names else ""
-            flex[ops.split(" ")[0].rstrip(":")] += 1 if ops else 0
+            if ops:
+                flex[ops.split(":")[0].split(" (")[0]] += 1
             print(f"{model:26} " + " ".join(f"{results[n].verdict:10}" for n in names) + f" {ops}")
             for name in names:
                 if results[name].error:
