@@ -177,11 +177,14 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
     Inputs and outputs come out named after the signature's keys (tf2onnx's tensors_to_rename).
     """
     import numpy as np
-    from tf2onnx import tf_loader
+    from tf2onnx import tf_loader, utils
     from tf2onnx.convert import _convert_common  # what tf2onnx's own --saved-model CLI calls
 
     from tfport.savedmodel.signature_tensors import signature_tensors
 
+    # tf2onnx numbers the nodes it makes (Conv__352) from a counter global to the process: from 1,
+    # a model converts to the same names every time — the names `--keep-float` and explain use.
+    utils.INTERNAL_NAME = 1
     if large_model and not hasattr(np, "product"):
         np.product = np.prod  # tf2onnx 1.17's large-model path still calls this alias numpy 2 removed
     graph_def = None

@@ -72,7 +72,7 @@ class Explanation:
     reference_ops: int = 0
     artifact_values: int = 0
     upstream: dict[str, list[str]] = field(default_factory=dict)  # op -> the nearest matched ops feeding it
-    unmatched: list[str] = field(default_factory=list)  # the artifact's values no TF op matched, by name
+    artifact_order: list[str] = field(default_factory=list)  # every value of the artifact, in its execution order
 
     def added_db(self, op: OpError) -> float:
         """The SNR this op loses against the nearest matched ops feeding it (the inputs, exact, when none)."""
@@ -95,7 +95,7 @@ class Explanation:
         first = self.first_divergent
         return {"signature": self.signature, "tolerance": self.tolerance.to_json(),
                 "matched": len(self.ops), "reference_ops": self.reference_ops,
-                "artifact_values": self.artifact_values, "unmatched": self.unmatched,
+                "artifact_values": self.artifact_values, "artifact_order": self.artifact_order,
                 "first_divergent": first.to_json(self.tolerance, self.added_db(first)) | {
                     "around": self.neighbours(first)} if first else None,
                 "ops": [op.to_json(self.tolerance, self.added_db(op)) for op in self.ops]}
@@ -111,9 +111,7 @@ def explain_signature(runner: Runner, reference: FrozenSignature, golden: Golden
         values = runner.intermediates(signature, feed)
         explanation.artifact_values = max(explanation.artifact_values, len(values))
         matched = _match(values, reference)
-        if not explanation.unmatched:
-            names = {name for name, _ in matched.values()}
-            explanation.unmatched = [";".join(n) for n, _ in values if ";".join(n) not in names]
+        explanation.artifact_order = explanation.artifact_order or [";".join(names) for names, _ in values]
         expected = reference.run(feed, matched)
         for key, (name, value) in matched.items():
             value = _aligned(np.asarray(expected.get(key), np.float64), np.asarray(value, np.float64))

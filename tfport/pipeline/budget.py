@@ -121,9 +121,9 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
 
         plain = attempt([], "plain int8")
         if not plain.meets(budget):
-            ops, unmatched = _ranked_ops(target, mode, trials[0][1], golden, model_dir, tags, policy, request.options)
+            ops, order = _ranked_ops(target, mode, trials[0][1], golden, model_dir, tags, policy, request.options)
             outcome.matched_ops = len(ops)
-            _mixes(ops, unmatched, attempt, budget)
+            _mixes(ops, order, attempt, budget)
         met = [pair for pair in trials if pair[0].meets(budget)]
         best, converted = (min(met, key=lambda p: (p[0].size, len(p[0].kept_float))) if met
                            else max(trials, key=lambda p: _score(p[0], budget)))
@@ -136,10 +136,12 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
     return converted, outcome
 
 
-def _mixes(ops: list[dict[str, Any]], unmatched: list[str], attempt: Callable[[list[str], str], Trial],
+def _mixes(ops: list[dict[str, Any]], order: list[str], attempt: Callable[[list[str], str], Trial],
            budget: Mapping[str, float]) -> None:
-    """Outliers first, then every op (the matched ones and those no TF op matched): when that meets
-    the budget, the smallest prefix of matched ops in graph order that does too (bisection)."""
+    """Outliers first; then every value of the artifact in float — when that meets the budget, the
+    shortest prefix, in the artifact's execution order, ending at one of the first k matched ops
+    in graph order that does too (bisection on k): the prefix takes along the values between them
+    that no TF op matched (quantize and dequantize steps, fused nodes)."""
     drops = [op["added_db"] for op in ops]
     if drops:
         typical = statistics.median(drops)
@@ -147,13 +149,18 @@ def _mixes(ops: list[dict[str, Any]], unmatched: list[str], attempt: Callable[[l
         few = len(outliers) <= max(1, len(ops) // 10)  # many "outliers" are the norm, not exceptions
         if outliers and few and attempt(outliers, f"{len(outliers)} outlier op(s)").meets(budget):
             return
-    names = [op["artifact_name"] for op in ops]
-    if not attempt(names + unmatched, "every op").meets(budget) or not ops:
+    if not attempt(order, "every op").meets(budget) or not ops:
         return
+    position = {name: i for i, name in enumerate(order)}
+
+    def prefix(k: int) -> list[str]:
+        last = max((position.get(op["artifact_name"], 0) for op in ops[:k]), default=0)
+        return order[:last + 1]
+
     low, high = 1, len(ops) + 1  # high: every op, which meets it
     while low < high:
         middle = (low + high) // 2
-        if attempt(names[:middle], f"the first {middle} matched ops").meets(budget):
+        if attempt(prefix(middle), f"up to the first {middle} matched ops").meets(budget):
             high = middle
         else:
             low = middle + 1
@@ -162,16 +169,16 @@ def _mixes(ops: list[dict[str, Any]], unmatched: list[str], attempt: Callable[[l
 def _ranked_ops(target, mode, converted: ConversionResult, golden, model_dir, tags, policy,
                 options) -> tuple[list[dict[str, Any]], list[str]]:
     """Plain int8's matched ops in graph order (over every signature), with the SNR each loses;
-    and the names of the artifact's values no TF op matched."""
+    and every value of the artifact in its execution order."""
     explanations = explain(target, mode, converted.artifact, converted.metadata, options, golden, model_dir, tags,
                            policy)
     ops: dict[str, dict[str, Any]] = {}
-    unmatched: dict[str, None] = {}
+    order: dict[str, None] = {}
     for explanation in explanations:
         for op in explanation["ops"]:
             ops.setdefault(op["artifact_name"], op)
-        unmatched.update(dict.fromkeys(explanation["unmatched"]))
-    return sorted(ops.values(), key=lambda op: op["depth"]), [name for name in unmatched if name not in ops]
+        order.update(dict.fromkeys(explanation["artifact_order"]))
+    return sorted(ops.values(), key=lambda op: op["depth"]), list(order)
 
 
 def _reached(target, mode, converted: ConversionResult, golden, policy, budget, options) -> dict[str, float]:
