@@ -33,6 +33,11 @@ def test_a_budget_plain_int8_misses_is_met_by_keeping_ops_in_float(convert_model
     assert search["size_bytes"] == min(trial["size_bytes"] for trial in meeting), "the smallest mix that meets it"
     assert min(o.metrics["snr_db"] for o in result.outputs) >= snr + 6, "the parity run agrees with the search"
     assert any("--budget snr_db" in note and "kept in float" in note and "met with" in note for note in result.notes)
+    from tfport.reports.html import html_report
+    from tfport.reports.report import Report
+
+    page = html_report(Report(model={"name": "layered_cnn"}, golden={}, results=[result]))
+    assert "--budget snr_db ≥" in page and "plain int8" in page
 
 
 def test_an_unknown_budget_metric_is_refused(cli, saved_model):

@@ -59,8 +59,24 @@ def html_report(report: Report) -> str:
             parts.append(f"<p class='{escape(result.verdict)}'>{escape(detail(result, None))}</p>")
         parts += [_output_section(output) for output in result.outputs]
         parts += [_explanation_section(explanation) for explanation in result.explanations]
+        if result.metadata and "budget" in result.metadata.target_data:
+            parts.append(_budget_section(result.metadata.target_data["budget"]))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _budget_section(search: dict) -> str:
+    """--budget: each mix tried, plain int8 first, with its size and what it reached."""
+    wanted = ", ".join(f"{name} ≥ {value:g}" for name, value in search["budget"].items())
+    rows = ["<tr><th>mix</th><th>values in float</th><th>size</th><th>reached</th></tr>"]
+    for trial in search["trials"]:
+        reached = ", ".join(f"{name} {value:.4g}" for name, value in trial["reached"].items())
+        rows.append(f"<tr><td>{escape(trial['mix'])}</td><td class='num'>{trial['kept_float']}</td>"
+                    f"<td class='num'>{escape(size_text(trial['size_bytes']))}</td><td>{escape(reached)}</td></tr>")
+    verdict = "met" if search["met"] else "not met"
+    return (f"<h3>--budget {escape(wanted)}: {verdict}</h3><p>{search['matched_ops']} ops matched the SavedModel's; "
+            f"the artifact is the {'smallest mix that meets it' if search['met'] else 'closest mix'}.</p>"
+            f"<table>{''.join(rows)}</table>")
 
 
 def _explanation_section(explanation: dict) -> str:
