@@ -60,10 +60,11 @@ def test_convert_explain_reports_where_a_failing_port_diverges(cli, saved_model,
 def test_explain_command_prints_the_first_divergent_op(cli, saved_model, original_golden, tmp_path):
     assert cli("convert", saved_model("layered_cnn_conv2_scaled"), "--samples", "2").exit_code == 0
     outcome = cli("explain", tmp_path / "dist" / "layered_cnn_conv2_scaled" / "tflite-float32", "--golden",
-                  original_golden, "--model", saved_model("layered_cnn"))
+                  original_golden, "--model", saved_model("layered_cnn"), "--report-dir", tmp_path / "why")
     assert outcome.exit_code == 0, outcome.output
     said = " ".join(outcome.output.split())
     assert "first divergent op conv2/" in said and "explain.json" in said
+    assert (tmp_path / "why" / "explain.json").is_file(), "kept out of the artifact's directory when asked"
 
 
 def test_a_target_that_cannot_expose_values_is_refused_in_words(convert_model, original_golden, tmp_path):

@@ -422,6 +422,8 @@ def explain(
     model: Annotated[Optional[Path], typer.Option("--model", help="The SavedModel to compare with (default: the "
                                                  "one the golden set was recorded from).")] = None,
     quantize: Annotated[Optional[str], typer.Option("--quantize", help="Mode whose tolerances apply.")] = None,
+    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where explain.json goes "
+                                                       "(default: beside the artifact).")] = None,
     config: ConfigOpt = None,
     atol: AtolOpt = None,
     rtol: RtolOpt = None,
@@ -442,7 +444,7 @@ def explain(
         policy = _policy(config, atol=atol, rtol=rtol, min_cosine=min_cosine, min_snr_db=min_snr_db)
         with _stage_display() as stage:
             explanations, where = explain_artifact(artifact, golden_dir, policy, model, quantize,
-                                                   parse_option_args(context.args), stage)
+                                                   parse_option_args(context.args), stage, report_dir)
         print_explanations(explanations, console)
         console.print(f"explanation in [bold]{where}[/]")
 

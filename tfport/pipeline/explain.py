@@ -23,10 +23,11 @@ EXPLAIN_FILE = "explain.json"
 
 def explain_artifact(
     named: Path, golden_dir: Path, policy: TolerancePolicy, model_path: Path | None = None, mode: str | None = None,
-    options: Mapping[str, Any] | None = None, stage: Stage = no_stage,
+    options: Mapping[str, Any] | None = None, stage: Stage = no_stage, report_dir: Path | None = None,
 ) -> tuple[list[dict[str, Any]], Path]:
-    """The explanation of each signature, and explain.json beside the artifact where it was written.
-    `model_path`: the SavedModel to compare with (default: the one the golden set was recorded from)."""
+    """The explanation of each signature, and the explain.json written into `report_dir` (default:
+    beside the artifact). `model_path`: the SavedModel to compare with (default: the one the golden
+    set was recorded from)."""
     artifact, record = resolve_artifact(Path(named))
     target = get_target(record.target) if record else target_for_artifact(artifact)
     mode = mode or (record.quantization if record else target.default_mode)
@@ -41,7 +42,8 @@ def explain_artifact(
     stage(f"{target.name}-{mode}", "running both op by op")
     explanations = explain(target, mode, artifact, record.metadata if record else None,
                            target_options_for(target, options or {}), golden, model_dir, model.tags, policy)
-    where = artifact.resolve().parent / EXPLAIN_FILE
+    where = (Path(report_dir) if report_dir else artifact.resolve().parent) / EXPLAIN_FILE
+    where.parent.mkdir(parents=True, exist_ok=True)
     where.write_text(json.dumps({"artifact": str(artifact), "model": str(model_dir), "target": target.name,
                                  "quantization": mode, "signatures": explanations}, indent=2) + "\n")
     return explanations, where
