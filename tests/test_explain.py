@@ -71,3 +71,11 @@ def test_a_target_that_cannot_expose_values_is_refused_in_words(convert_model, o
     result = convert_model("openvino", "layered_cnn", samples=2)
     with pytest.raises(BadInputError, match="cannot look inside openvino artifacts"):
         explain_artifact(tmp_path / "out" / result.artifact, original_golden, load_policy(search_dir=tmp_path))
+
+
+def test_a_model_freezing_cannot_run_is_refused_in_words(cli, saved_model, tmp_path):
+    assert cli("convert", saved_model("string_vocabulary"), "--samples", "2").exit_code == 0
+    out = tmp_path / "dist" / "string_vocabulary"
+    outcome = cli("explain", out / "tflite-float32", "--golden", out / "golden")
+    assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+    assert "freezing it leaves 1 resource(s) unfed" in " ".join(outcome.output.split())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfport.errors import BadInputError
 from tfport.savedmodel.signature_tensors import function_tensors
 from tfport.savedmodel.tensorflow import tensorflow
 
@@ -52,11 +53,21 @@ class FrozenSignature:
         loaded = tf.saved_model.load(str(model_dir), tags=list(tags) or None)  # its variables must live to freeze
         function = loaded.signatures[signature]
         names = function_tensors(function, signature)
-        frozen = convert_variables_to_constants_v2(function, lower_control_flow=False)
+        try:
+            frozen = convert_variables_to_constants_v2(function, lower_control_flow=False)
+        except Exception as exc:  # TensorFlow raises many types; a table or resource it cannot fold
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise BadInputError(f"tfport explain cannot freeze signature {signature!r} of {model_dir} to run it op "
+                                f"by op: {reason}") from None
         self._graph = tf.Graph()
         with self._graph.as_default():
             tf.import_graph_def(frozen.graph.as_graph_def(), name="")
         self._feeds = {key: name for name, key in names.inputs.items()}
+        unfed = [op.name for op in self._graph.get_operations()
+                 if op.type == "Placeholder" and f"{op.name}:0" not in self._feeds.values()]
+        if unfed:  # a resource freezing cannot fold (a lookup table) stays a placeholder
+            raise BadInputError(f"tfport explain cannot run signature {signature!r} of {model_dir} op by op: "
+                                f"freezing it leaves {len(unfed)} resource(s) unfed (lookup tables or other state)")
         self.ops: dict[str, ReferenceOp] = {}
         self.edges: dict[str, tuple[str, ...]] = {}  # every op's inputs, skipped ops included
         self._tensors: dict[str, object] = {}
