@@ -28,8 +28,8 @@ from tfport.errors import BadInputError
 from tfport.golden.golden_set import GoldenSet
 from tfport.parity.run import run_parity
 from tfport.parity.tolerance import TolerancePolicy
-from tfport.pipeline import cache
 from tfport.pipeline.explain import explain
+from tfport.pipeline.record import artifact_size
 from tfport.plugin import ConversionRequest, ConversionResult, Target
 
 METRICS = {"snr_db": "snr_db", "cosine": "cosine", "top1": "top1_agreement"}  # budget name -> parity metric
@@ -113,7 +113,7 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
             out = Path(tempfile.mkdtemp(dir=scratch))
             converted = target.convert(ConversionRequest(request.saved_model, mode, out, request.calibration,
                                                          {**request.options, "keep_float": ",".join(kept)}))
-            trial = Trial(kept, _size(converted.artifact),
+            trial = Trial(kept, artifact_size(converted.artifact),
                           _reached(target, mode, converted, golden, policy, budget, request.options), why)
             trials.append((trial, converted))
             outcome.trials.append(trial)
@@ -195,9 +195,3 @@ def _reached(target, mode, converted: ConversionResult, golden, policy, budget, 
 def _score(trial: Trial, budget: Mapping[str, float]) -> float:
     """How close a trial comes: its worst metric's share of the budget."""
     return min(trial.reached.get(name, 0.0) / value if value else 0.0 for name, value in budget.items())
-
-
-def _size(artifact: Path) -> int:
-    if artifact.is_file():
-        return artifact.stat().st_size
-    return sum(entry["size_bytes"] for entry in cache.file_table(artifact, artifact).values())

@@ -76,11 +76,16 @@ def resolve_artifact(path: Path) -> tuple[Path, ArtifactRecord | None]:
     return path, None
 
 
+def artifact_size(artifact: Path) -> int:
+    """Bytes of the artifact: its file, or every file of a directory artifact."""
+    files = [artifact] if artifact.is_file() else content_files(artifact)
+    return sum(f.stat().st_size for f in files)
+
+
 def describe_artifact(result: Any, artifact: Path, out_dir: Path) -> None:
     """Fill a report's ArtifactResult with where the artifact is (relative to `out_dir`), its size
     and SHA-256 (of the file; of its file table for a directory artifact)."""
     artifact = Path(artifact)
-    files = [artifact] if artifact.is_file() else content_files(artifact)
     result.artifact = os.path.relpath(artifact, out_dir)
-    result.size_bytes = sum(f.stat().st_size for f in files)
+    result.size_bytes = artifact_size(artifact)
     result.sha256 = file_digest(artifact) if artifact.is_file() else content_digest(artifact)
