@@ -53,7 +53,7 @@ class TFLiteRunner(Runner):
         elif metadata and metadata.target_data.get("select_tf_ops"):  # LiteRT found TensorFlow's in this process
             self._notes.append(_ran_with_flex())
         self._runners: dict[str, Any] = {}
-        self._open = lambda **preserve: _loaded(type(self._interpreter), artifact, threads, **preserve)
+        self._artifact, self._threads = artifact, threads
         self._inspected = None  # an interpreter keeping every tensor, for `intermediates`
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
         self._fixed_batch: Mapping[str, list[str]] = metadata.target_data.get("fixed_batch", {}) if metadata else {}
@@ -87,7 +87,8 @@ class TFLiteRunner(Runner):
         if self._inspected is None:
             with warnings.catch_warnings():  # "intended for debugging purposes only": so it is
                 warnings.simplefilter("ignore")
-                self._inspected = self._open(experimental_preserve_all_tensors=True)
+                self._inspected = _loaded(type(self._interpreter), self._artifact, self._threads,
+                                          experimental_preserve_all_tensors=True)
         runner = self._inspected.get_signature_runner(self._aliases.get(signature, signature))
         inputs = runner.get_input_details()
         runner(**{name: _quantize(value, inputs[name]) for name, value in feed.items()})
