@@ -770,3 +770,202 @@ def layered_cnn(path: Path) -> Path:
 
 def layered_cnn_conv2_scaled(path: Path) -> Path:
     return _layered_cnn(path, conv2_scale=1.05)
+
+
+# Models that took Select TF ops (Flex) or failed to load on TensorFlow ≥ 2.20 (issue 22)
+
+def stft_frontend(path: Path) -> Path:
+    """An audio front end: STFT of a waveform (Hann window), magnitude, a mel-style filter bank, log."""
+    tf = tensorflow()
+
+    class FrontEnd(tf.Module):
+        def __init__(self):
+            self.filters = tf.Variable(tf.abs(tf.random.stateless_normal([33, 8], seed=[3, 1])))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 512], tf.float32, name="waveform")])
+        def serve(self, waveform):
+            spectrum = tf.signal.stft(waveform, frame_length=64, frame_step=32, fft_length=64)
+            mel = tf.tensordot(tf.abs(spectrum), self.filters, axes=1)
+            return {"log_mel": tf.math.log(mel + 1e-3)}
+
+    module = FrontEnd()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def combined_nms(path: Path) -> Path:
+    """Detector post-processing: boxes shared by all classes, per-class scores, combined NMS."""
+    tf = tensorflow()
+
+    class PostProcess(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 24, 1, 4], tf.float32, name="boxes"),
+                                      tf.TensorSpec([None, 24, 3], tf.float32, name="scores")])
+        def serve(self, boxes, scores):
+            corners = tf.concat([boxes[..., :2], boxes[..., :2] + 0.2 + 0.3 * boxes[..., 2:]], axis=-1)
+            nmsed = tf.image.combined_non_max_suppression(
+                corners, scores, max_output_size_per_class=4, max_total_size=6, iou_threshold=0.5,
+                score_threshold=0.1)
+            return {"detection_boxes": nmsed.nmsed_boxes, "detection_scores": nmsed.nmsed_scores,
+                    "detection_classes": nmsed.nmsed_classes, "num_detections": nmsed.valid_detections}
+
+    module = PostProcess()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def tensorarray_decoder(path: Path) -> Path:
+    """A greedy decoder: a tf.while_loop writing one token and one score per step to TensorArrays."""
+    tf = tensorflow()
+
+    class Decoder(tf.Module):
+        def __init__(self):
+            self.recurrent = tf.Variable(tf.random.stateless_normal([8, 8], seed=[5, 2]) * 0.5)
+            self.embedding = tf.Variable(tf.random.stateless_normal([6, 8], seed=[5, 3]))
+            self.head = tf.Variable(tf.random.stateless_normal([8, 6], seed=[5, 4]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="state")])
+        def serve(self, state):
+            tokens = tf.TensorArray(tf.int32, size=5)
+            scores = tf.TensorArray(tf.float32, size=5)
+
+            def step(i, state, tokens, scores):
+                logits = tf.matmul(state, self.head)
+                token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                state = tf.tanh(tf.matmul(state, self.recurrent) + tf.gather(self.embedding, token))
+                return i + 1, state, tokens.write(i, token), scores.write(i, tf.reduce_max(logits, axis=-1))
+
+            _, _, tokens, scores = tf.while_loop(lambda i, *_: i < 5, step, [0, state, tokens, scores])
+            return {"tokens": tf.transpose(tokens.stack()), "scores": tf.transpose(scores.stack())}
+
+    module = Decoder()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def text_vectorization(path: Path) -> Path:
+    """A Keras 3 text classifier taking raw sentences: TextVectorization (lower-case, strip
+    punctuation, split on whitespace, vocabulary), Embedding, pooling, Dense; `model.export`."""
+    keras = _keras()
+    vectorize = keras.layers.TextVectorization(output_sequence_length=6,
+                                               vocabulary=["the", "cat", "sat", "on", "mat", "dog"])
+    text = keras.Input((1,), dtype="string", name="text")
+    ids = vectorize(text)
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(8, 4)(ids))
+    keras.Model(text, keras.layers.Dense(2)(pooled)).export(str(path), verbose=False)
+    return path
+
+
+def attention_mask_none(path: Path) -> Path:
+    """Self-attention whose padding mask is sliced `mask[:, None, None, :]` on a tensor with two
+    unknown dims (batch and length), as keras-hub's and Hugging Face's transformers do."""
+    tf = tensorflow()
+
+    class Attention(tf.Module):
+        def __init__(self):
+            self.qkv = tf.Variable(tf.random.stateless_normal([3, 8, 8], seed=[6, 1]) * 0.4)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, 8], tf.float32, name="hidden"),
+                                      tf.TensorSpec([None, None], tf.float32, name="attention_mask")])
+        def serve(self, hidden, attention_mask):
+            q, k, v = (tf.matmul(hidden, self.qkv[i]) for i in range(3))
+            scores = tf.matmul(q, k, transpose_b=True)[:, None, :, :] / 8.0 ** 0.5
+            scores += (1.0 - attention_mask[:, None, None, :]) * -1e4
+            return {"attended": tf.matmul(tf.nn.softmax(scores)[:, 0], v)}
+
+    module = Attention()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def shifted_windows(path: Path) -> Path:
+    """Swin's shifted windows: tf.roll on both spatial axes, a 1x1 mixing, rolled back."""
+    tf = tensorflow()
+
+    class Shift(tf.Module):
+        def __init__(self):
+            self.mix = tf.Variable(tf.random.stateless_normal([4, 4], seed=[7, 1]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6, 6, 4], tf.float32, name="features")])
+        def serve(self, features):
+            shifted = tf.roll(features, shift=[-2, -2], axis=[1, 2])
+            mixed = tf.nn.relu(tf.tensordot(shifted, self.mix, axes=1) + shifted[:, :1])
+            return {"features_out": tf.roll(mixed, shift=[2, 2], axis=[1, 2]) + tf.roll(features, 1, axis=3)}
+
+    module = Shift()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def causal_mask(path: Path) -> Path:
+    """CLIP's causal attention mask: a filled matrix, band_part for the upper triangle, set_diag to
+    zero it on the diagonal (MatrixSetDiagV3), added to the scores of an input of unknown length."""
+    tf = tensorflow()
+
+    class Causal(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, 8], tf.float32, name="hidden")])
+        def serve(self, hidden):
+            length = tf.shape(hidden)[1]
+            mask = tf.linalg.band_part(tf.fill((length, length), -10000.0), 0, -1)
+            mask = tf.linalg.set_diag(mask, tf.zeros((length,)))
+            scores = tf.matmul(hidden, hidden, transpose_b=True) / 8.0 + mask
+            return {"attended": tf.matmul(tf.nn.softmax(scores), hidden)}
+
+    module = Causal()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def print_left_in(path: Path) -> Path:
+    """A `tf.print` left in a model (PrintV2 to the log, StringFormat): debugging nobody removed."""
+    tf = tensorflow()
+
+    class Printing(tf.Module):
+        def __init__(self):
+            self.weights = tf.Variable(tf.random.stateless_normal([4, 3], seed=[9, 1]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            hidden = tf.matmul(x, self.weights)
+            tf.print("hidden mean:", tf.reduce_mean(hidden))
+            return {"y": tf.nn.relu(hidden)}
+
+    module = Printing()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def complex_arithmetic(path: Path) -> Path:
+    """complex64 arithmetic between float inputs and float outputs: a filter applied as a product
+    of spectra, its conjugate energy, real and imaginary parts."""
+    tf = tensorflow()
+
+    class Filter(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="real"),
+                                      tf.TensorSpec([None, 8], tf.float32, name="imag")])
+        def serve(self, real, imag):
+            z = tf.complex(real, imag)
+            response = tf.complex(tf.linspace(1.0, 0.2, 8), tf.linspace(-0.5, 0.5, 8))
+            filtered = z * response + z * z / (tf.math.conj(z) + 2.0)
+            energy = tf.math.real(filtered * tf.math.conj(filtered))
+            return {"real": tf.math.real(filtered), "imag": tf.math.imag(filtered), "energy": energy,
+                    "magnitude": tf.abs(filtered - z)}
+
+    module = Filter()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def tf_keras_with_optimizer(path: Path) -> Path:
+    """A legacy Keras (tf_keras) model compiled with a legacy optimizer, trained a few steps and
+    saved with `model.save`: its object graph holds the optimizer and its slot variables."""
+    tensorflow()
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(7)
+    model = tf_keras.Sequential([tf_keras.Input((4,), name="features"), tf_keras.layers.Dense(8, activation="relu"),
+                                 tf_keras.layers.Dense(2)])
+    model.compile(optimizer=tf_keras.optimizers.legacy.Adam(0.01), loss="mse")
+    samples = np.random.default_rng(7).normal(size=(32, 4)).astype(np.float32)
+    model.fit(samples, samples[:, :2] * 2.0, epochs=2, verbose=0)
+    model.save(str(path))
+    return path
