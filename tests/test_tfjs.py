@@ -158,7 +158,20 @@ def test_setup_installs_the_runtime_ahead_of_time(cli):
     result = cli("setup", "tfjs")
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "tensorflowjs converter environment" in said and "TF.js runtime" in said
+    assert "TensorFlow 2.19 environment (tensorflowjs, the Flex interpreter)" in said and "TF.js runtime" in said
+
+
+def test_the_environment_is_usable_as_the_environment_it_is():
+    """It is made in a staging directory and renamed: its scripts must name where it lives."""
+    import subprocess
+
+    from tfport.converters.tfjs_env import environment_dir, setup, worker_environment
+
+    setup()
+    done = subprocess.run([str(environment_dir() / "bin" / "tensorflowjs_converter"), "--version"],
+                          capture_output=True, text=True, env=worker_environment())
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "tensorflow 2.19" in done.stdout
 
 
 def test_tensorflowjs_runs_in_its_own_environment(convert_model):

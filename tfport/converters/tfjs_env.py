@@ -1,4 +1,4 @@
-"""The tensorflowjs converter's own Python environment, which tfport makes and runs.
+"""tfport's TensorFlow 2.19 environment: tensorflowjs's converter, and the interpreter that links Flex.
 
 tensorflowjs 4.22 (its last release, Oct 2024) imports TensorFlow Decision Forests, which pins
 TensorFlow 2.19 and protobuf < 6: installed beside tfport, it would downgrade a newer TensorFlow.
@@ -8,6 +8,13 @@ Python version, under $TFPORT_TFJS_ENV (default: tfport's cache directory, tfjs-
 conversion runs tfjs_worker.py there, in one subprocess for all signatures, on the SavedModel
 after tfport's rewrites. Cost, measured (docs/targets.md): 2.9 GB on disk, 69 s to make from
 PyPI, 5.5 s per conversion to import TensorFlow and tensorflowjs in the subprocess.
+
+The same environment runs TFLite files with Select TF ops (tfport.targets.tflite_flex):
+TensorFlow 2.19's interpreter is the last pip build that links the Flex delegate.
+
+It is made in a staging directory and renamed into place; the scripts pip writes into bin/ name
+their interpreter by absolute path, so that path is rewritten to the final one before the rename
+(without it `bin/tensorflowjs_converter` fails with "required file not found").
 """
 
 from __future__ import annotations
@@ -41,23 +48,52 @@ def _python(directory: Path) -> Path:
     return directory / "bin" / "python"
 
 
+def environment_python() -> Path:
+    """The environment's Python (make it first with `setup`)."""
+    return _python(environment_dir())
+
+
+def worker_environment() -> dict[str, str]:
+    """The variables a process in the environment runs with: none of this Python's paths, no GPU."""
+    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    environment.update(PYTHONNOUSERSITE="1", TFDF_DISABLE_WELCOME_MESSAGE="1", CUDA_VISIBLE_DEVICES="")
+    return environment
+
+
+def _relocate_scripts(directory: Path, final: Path) -> None:
+    """Point the scripts pip wrote in `directory` (shebangs, activate) at `final`, where they live.
+    An environment made before tfport did this names its staging directory: it is mended on use."""
+    shebang = (directory / "bin" / "pip").read_bytes().split(b"\n", 1)[0].removeprefix(b"#!").strip()
+    written_for, new = bytes(Path(shebang.decode()).parent.parent), bytes(final)
+    if written_for == new or not shebang.startswith(b"/"):
+        return
+    for script in [*(directory / "bin").iterdir(), directory / "pyvenv.cfg"]:
+        if script.is_file() and not script.is_symlink():
+            content = script.read_bytes()
+            if written_for in content:
+                script.write_bytes(content.replace(written_for, new))
+
+
 def setup() -> str:
     """Make the environment once (python -m venv, then pip install -r); later calls find it."""
     directory = environment_dir()
     if (directory / READY).is_file():
-        return f"tensorflowjs converter environment ready in {directory}"
+        _relocate_scripts(directory, directory)
+        return f"TensorFlow 2.19 environment (tensorflowjs, the Flex interpreter) ready in {directory}"
     # Printed on stdout: during conversion, file descriptor 2 goes to the log file.
-    print(f"making the tensorflowjs converter environment (once, ~2.9 GB from PyPI) in {directory} …", flush=True)
+    print(f"making tfport's TensorFlow 2.19 environment for tensorflowjs and the Flex interpreter (once, ~2.9 GB "
+          f"from PyPI) in {directory} …", flush=True)
     try:
         with staged_directory(directory, replace=False) as staging, open(log_path(), "ab") as log:
-            _run([sys.executable, "-m", "venv", str(staging)], log, "python -m venv")
+            _run([sys.executable, "-m", "venv", "--prompt", "tfport-tensorflow-2.19", str(staging)], log, "python -m venv")
             _run([str(_python(staging)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                   "--no-input", "-r", str(REQUIREMENTS)], log, "pip install -r tfjs_requirements.txt")
+            _relocate_scripts(staging, directory)
             (staging / READY).write_text(REQUIREMENTS.read_text(encoding="utf-8"), encoding="utf-8")
     except OSError:  # another tfport process made it meanwhile: keep theirs, it is in use
         if not (directory / READY).is_file():
             raise
-    return f"tensorflowjs converter environment made in {directory}"
+    return f"TensorFlow 2.19 environment (tensorflowjs, the Flex interpreter) made in {directory}"
 
 
 def _run(command: list[str], log, what: str) -> None:
@@ -74,11 +110,9 @@ def _run(command: list[str], log, what: str) -> None:
 def run_tensorflowjs(request: dict[str, Any]) -> dict[str, Any]:
     """tfjs_worker.py's reply to `request`, run in the environment (made first if need be)."""
     setup()
-    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
-    environment.update(PYTHONNOUSERSITE="1", TFDF_DISABLE_WELCOME_MESSAGE="1", CUDA_VISIBLE_DEVICES="")
     with open(log_path(), "ab") as log:
-        done = subprocess.run([str(_python(environment_dir())), str(WORKER)], input=json.dumps(request).encode(),
-                              stdout=subprocess.PIPE, stderr=log, env=environment)
+        done = subprocess.run([str(environment_python()), str(WORKER)], input=json.dumps(request).encode(),
+                              stdout=subprocess.PIPE, stderr=log, env=worker_environment())
     lines = done.stdout.decode("utf-8", errors="replace").strip().splitlines()
     try:
         return json.loads(lines[-1])

@@ -34,6 +34,7 @@ from tfport.plugin import ArtifactMetadata, ConversionRequest
 from tfport.registry import check_mode, check_options_known, get_target, require_runtime, target_options_for
 from tfport.reports.report import ArtifactResult, Report
 from tfport.savedmodel.reader import SavedModelInfo, inspect_saved_model, require_signatures
+from tfport.savedmodel.revival import revival_notes
 from tfport.savedmodel.scan import refuse_untrusted
 from tfport.savedmodel.shared_load import one_load_per_model
 
@@ -109,6 +110,7 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     else:
         results = [_convert_one(target, mode, model, golden, calibration, job, out_dir, stage)
                    for target, mode in requested]
+    notes += revival_notes(model.path)  # known once the golden recording or a converter loaded the model
     for result in results:
         result.notes[:0] = notes
         stage(result.label, result.verdict)

@@ -6,7 +6,8 @@ by their own call (tensorflowjs loads it in its own process). Inside `one_load_p
 loader those libraries call returns the object loaded first for the same directory and tags. They
 only read it: they freeze its functions into new graphs. A model holding resources other than
 variables (lookup tables) is not shared: tf2onnx detaches tables from a function while it freezes
-it, so such a model is loaded anew for each, as without this module.
+it, so such a model is loaded anew for each, as without this module. Every load, shared or not,
+falls back to tfport.savedmodel.revival where TensorFlow cannot revive a saved optimizer.
 """
 
 from __future__ import annotations
@@ -64,20 +65,33 @@ def route(module_name: str, attribute: str) -> None:
 
 @functools.cache
 def _sharing(original: Callable[..., Any]) -> Callable[..., Any]:
+    reviving = functools.partial(_reviving, original)
+
     @functools.wraps(original)
     def load(export_dir, tags=None, options=None):
         if _loaded is None or options is not None:
-            return original(export_dir, tags, options)
+            return reviving(export_dir, tags, options)
         key = (str(Path(export_dir).resolve()), tuple(sorted([tags] if isinstance(tags, str) else tags or ())))
         with _lock:  # a second thread asking for the same model waits for the first load
             if key in _loaded:
                 return _loaded[key]
-            model = original(export_dir, tags)
+            model = reviving(export_dir, tags, None)
             if _loaded is not None and not _holds_resources(model):
                 _loaded[key] = model
             return model
 
     return load
+
+
+def _reviving(original: Callable[..., Any], export_dir, tags, options) -> Any:
+    """`original`, or where this TensorFlow cannot revive the model's optimizer, a load of the model
+    without its optimizer's state (tfport.savedmodel.revival)."""
+    try:
+        return original(export_dir, tags, options)
+    except AttributeError as exc:
+        from tfport.savedmodel.revival import load_without_optimizer
+
+        return load_without_optimizer(original, export_dir, tags, options, exc)
 
 
 def _holds_resources(model: Any) -> bool:

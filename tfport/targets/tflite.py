@@ -10,6 +10,7 @@ Default tolerances, per quantization mode (reasons in README, "Tolerances"):
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import sys
 import warnings
@@ -23,6 +24,7 @@ from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
 from tfport.savedmodel.fixed_batch import run_by_rows
+from tfport.targets.tflite_flex import FlexInterpreter, environment_note
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -36,8 +38,9 @@ FILE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier of TFLite's schema
 
 class TFLiteRunner(Runner):
     """Runs a .tflite by signature on LiteRT. A file with Select TF ops runs on TensorFlow's own
-    interpreter where that links Flex (TensorFlow ≤ 2.19); where nothing does, it cannot be
-    checked here. A batch-1 file made for builtin ops runs a batch row by row."""
+    interpreter where that links Flex (TensorFlow ≤ 2.19), else on TensorFlow 2.19's in tfport's
+    environment (tfport.targets.tflite_flex); only where that environment cannot be made is it
+    `unchecked`. A batch-1 file made for builtin ops runs a batch row by row."""
 
     def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
         problem = runtime_problem()
@@ -53,7 +56,7 @@ class TFLiteRunner(Runner):
         elif metadata and metadata.target_data.get("select_tf_ops"):  # LiteRT found TensorFlow's in this process
             self._notes.append(_ran_with_flex())
         self._runners: dict[str, Any] = {}
-        self._artifact, self._threads = artifact, threads
+        self._artifact, self._threads, self._metadata = artifact, threads, metadata
         self._inspected = None  # an interpreter keeping every tensor, for `intermediates`
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
         self._fixed_batch: Mapping[str, list[str]] = metadata.target_data.get("fixed_batch", {}) if metadata else {}
@@ -70,20 +73,33 @@ class TFLiteRunner(Runner):
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
         def run_once(one: Feed) -> dict[str, np.ndarray]:
-            try:
-                answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
-            except RuntimeError as exc:  # Flex ops met only once real inputs reached them
-                if FLEX_REFUSED in str(exc):
-                    raise CannotCheckHere(f"it needs Select TF ops (Flex) and this interpreter does not link the "
-                                          f"Flex delegate — {FLEX_ADVICE}") from None
-                raise
+            answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
             return {name: _dequantize(value, outputs[name]) for name, value in answer.items()}
 
-        return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
+        try:
+            return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
+        except RuntimeError as exc:  # Flex ops met only once real inputs reached them
+            if FLEX_REFUSED not in str(exc) or isinstance(self._interpreter, FlexInterpreter):
+                raise
+        self._interpreter = self._flex_interpreter(self._artifact, self._metadata, self._threads)
+        self._runners.clear()
+        return self.run(signature, feed)
+
+    def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
+        """A Flex file in tfport's TensorFlow 2.19 environment is timed there, not across the pipe."""
+        key = self._aliases.get(signature, signature)
+        if not isinstance(self._interpreter, FlexInterpreter) or self._fixed_batch.get(key):
+            return super().timed_runs(signature, feed, warmup, runs)
+        runner = self._interpreter.get_signature_runner(key)
+        inputs = runner.get_input_details()
+        return runner.timed({name: _quantize(value, inputs[name]) for name, value in feed.items()}, warmup, runs)
 
     def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
         """Every tensor of the signature's subgraph after one call, dequantized; a tensor's name
         lists the TF ops fused into it, the producing op first (`a/Relu;a/BiasAdd;a/convolution`)."""
+        if isinstance(self._interpreter, FlexInterpreter):
+            raise NotImplementedError("a file with Select TF ops runs in tfport's TensorFlow 2.19 environment, "
+                                      "which does not expose intermediate values")
         if self._inspected is None:
             with warnings.catch_warnings():  # "intended for debugging purposes only": so it is
                 warnings.simplefilter("ignore")
@@ -107,33 +123,44 @@ class TFLiteRunner(Runner):
         return values
 
     def _flex_interpreter(self, artifact: Path, metadata: ArtifactMetadata | None, threads: int | None):
-        """TensorFlow's interpreter, which links the Flex delegate up to TensorFlow 2.19."""
-        ops = ", ".join(metadata.target_data.get("flex_ops", [])) if metadata else ""
-        needs = f"it needs Select TF ops (Flex{': ' + ops if ops else ''})"
-        if importlib.util.find_spec("tensorflow") is None:
-            raise CannotCheckHere(f"{needs}; LiteRT's pip package has no Flex delegate and TensorFlow, whose "
-                                  f"interpreter links it up to 2.19, is not installed — {FLEX_ADVICE}")
-        from tfport.savedmodel.tensorflow import tensorflow
+        """An interpreter that links the Flex delegate: TensorFlow's own up to 2.19, in this process;
+        from 2.20 on, TensorFlow 2.19's in tfport's environment (tfport.targets.tflite_flex)."""
+        if _tensorflow_links_flex():
+            from tfport.savedmodel.tensorflow import tensorflow
 
-        tf = tensorflow()
-        with warnings.catch_warnings():  # its deprecation notice is for users of plain LiteRT
-            warnings.simplefilter("ignore")
-            interpreter = _loaded(tf.lite.Interpreter, artifact, threads)
-        if _needs_flex(interpreter):
-            raise CannotCheckHere(f"{needs}; no interpreter installed here links the Flex delegate (LiteRT's pip "
-                                  f"package never does, TensorFlow's stopped with 2.20; this is {tf.__version__}) "
-                                  f"— {FLEX_ADVICE}")
-        self._notes.append(_ran_with_flex())
+            tf = tensorflow()
+            with warnings.catch_warnings():  # its deprecation notice is for users of plain LiteRT
+                warnings.simplefilter("ignore")
+                interpreter = _loaded(tf.lite.Interpreter, artifact, threads)
+            if not _needs_flex(interpreter):
+                self._notes.append(_ran_with_flex())
+                return interpreter
+        ops = ", ".join(metadata.target_data.get("flex_ops", [])) if metadata else ""
+        try:
+            interpreter = FlexInterpreter(artifact, threads)
+        except CannotCheckHere as exc:
+            raise CannotCheckHere(f"it needs Select TF ops (Flex{': ' + ops if ops else ''}), which no interpreter "
+                                  f"of this environment links; {exc}") from None
+        self._notes.append(environment_note(interpreter.version))
         return interpreter
 
     def close(self) -> None:
+        if isinstance(self._interpreter, FlexInterpreter):
+            self._interpreter.close()
         self._runners.clear()
         self._interpreter = self._inspected = None
 
 
 FLEX_REFUSED = "Select TensorFlow op"  # how LiteRT and TensorFlow's interpreter refuse Flex ops
-FLEX_ADVICE = ("check it where TensorFlow 2.19 is installed (tfport parity ARTIFACT --golden DIR), or convert it "
-               "without --dynamic-batch where the model allows builtin ops")
+
+
+def _tensorflow_links_flex() -> bool:
+    """Whether the installed TensorFlow's interpreter links Flex (up to 2.19), read without importing it."""
+    try:
+        version = importlib.metadata.version("tensorflow")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) < (2, 20)
 
 
 def _ran_with_flex() -> str:
@@ -198,6 +225,13 @@ def runtime_problem() -> str | None:
     return None
 
 
+def setup() -> str:
+    """tfport's TensorFlow 2.19 environment, whose interpreter runs files with Select TF ops (Flex)."""
+    from tfport.converters import tfjs_env
+
+    return tfjs_env.setup()
+
+
 TARGET = Target(
     name="tflite",
     description="TFLite/LiteRT flatbuffer for mobile and IoT, run on the LiteRT interpreter",
@@ -207,6 +241,7 @@ TARGET = Target(
     open_runner=TFLiteRunner,
     recognizes=lambda path: path.is_file() and path.suffix == ".tflite",
     runtime_problem=runtime_problem,
+    setup=setup,
     packages=("tensorflow", "ai-edge-litert"),
     options={
         "int8_io": TargetOption("int8 mode: keep int8 inputs and outputs (quantize on device)", bool, False),

@@ -98,12 +98,18 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     notes += [f"table lookups ({count}) take flattened keys and reshape the values back, as TF.js returns "
               "one value per key without the keys' shape"] if count else []
     if notes:
-        out_dir.mkdir(parents=True)
-        for entry in model_dir.iterdir():
-            if entry.name not in SKIPPED:
-                (out_dir / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
-        (out_dir / SAVED_MODEL_FILE).write_bytes(saved_model.SerializeToString())
+        write_linked_copy(model_dir, out_dir, saved_model)
     return notes
+
+
+def write_linked_copy(model_dir: Path, out_dir: Path, saved_model) -> None:
+    """`out_dir` as a copy of the model whose saved_model.pb is `saved_model` (a parsed proto);
+    every other file links to the original's."""
+    out_dir.mkdir(parents=True)
+    for entry in Path(model_dir).iterdir():
+        if entry.name not in SKIPPED:
+            (out_dir / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    (out_dir / SAVED_MODEL_FILE).write_bytes(saved_model.SerializeToString())
 
 
 def drop_xla_must_compile(saved_model) -> int:
