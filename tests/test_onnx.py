@@ -233,3 +233,20 @@ def test_parity_of_the_directory_and_of_one_onnx_file(cli, saved_model, tmp_path
     assert copied.exit_code == EXIT_OK, copied.output
     report = json.loads((alone / "report.json").read_text())
     assert {o["signature"] for o in report["results"][0]["outputs"]} == {"serve", "serving_default"}
+
+
+def test_a_crash_before_tf2onnx_names_a_node_names_the_op_it_cannot_convert():
+    """jax2tf models hold one XlaCallModule op, on which tf2onnx crashes with a Python message that
+    names nothing; the reason names the op."""
+    tensorflow()
+    import tf2onnx.tfonnx  # noqa: F401  (registers tf2onnx's op handlers, as a conversion does)
+    from tensorflow.core.framework import graph_pb2
+
+    from tfport.converters.onnx import _failure
+
+    graph = graph_pb2.GraphDef()
+    for op in ("Placeholder", "XlaCallModule", "Identity"):
+        graph.node.add(op=op, name=op.lower())
+    crash = ValueError("Could not infer the attribute type from the elements of the passed Iterable value")
+    assert _failure(crash, [], graph) == ("no conversion for TensorFlow op(s) XlaCallModule (tf2onnx: Could not "
+                                          "infer the attribute type from the elements of the passed Iterable value)")

@@ -210,14 +210,20 @@ def _failure(exc: Exception, failed_nodes: list[str], graph_def) -> str:
     """tf2onnx's last message line, with the op type and name of each node it failed on."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reason = (lines[-1] if lines else type(exc).__name__).removeprefix("make_sure failure: ")
-    if not failed_nodes:
-        return reason
     types = {}
     if graph_def is not None:
         functions = [f.node_def for f in graph_def.library.function]
         types = {node.name: node.op for nodes in [graph_def.node, *functions] for node in nodes}
+    if not failed_nodes:  # it crashed before naming a node: name the ops it has no conversion for
+        lacking = sorted({op for op in types.values() if _first_opset_converting(op) is None} - CONVERTED_WITHOUT_HANDLER)
+        return f"no conversion for TensorFlow op(s) {', '.join(lacking)} (tf2onnx: {reason})" if lacking else reason
     where = "; ".join(f"{types.get(name, 'op')} node {name!r}" for name in dict.fromkeys(failed_nodes))
     return f"{reason} (failed on {where})"
+
+
+# Ops of a frozen graph that tf2onnx inlines or rewrites (TF1 loops) before it looks for a handler.
+CONVERTED_WITHOUT_HANDLER = {"PartitionedCall", "StatefulPartitionedCall", "TensorListElementShape", "Enter", "Exit",
+                             "LoopCond", "Merge", "Switch", "NextIteration"}
 
 
 def _refuse_tensorflow_ops(proto, key: str, opset: int) -> None:

@@ -44,7 +44,9 @@ def main() -> None:
     for line in sys.stdin.buffer:
         request = json.loads(line)
         with np.load(io.BytesIO(sys.stdin.buffer.read(request["bytes"]))) as stored:
-            feed = {name: stored[name] for name in stored.files}
+            # Fixed-width bytes reach Flex string kernels padded with NULs ("dog\0\0…"): pass each string as is.
+            feed = {name: stored[name].astype(object) if stored[name].dtype.kind == "S" else stored[name]
+                    for name in stored.files}
         try:
             runner = interpreter.get_signature_runner(request["signature"])
             if request["op"] == "time":

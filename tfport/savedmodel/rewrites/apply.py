@@ -20,6 +20,9 @@
   fuses them into UNIDIRECTIONAL_SEQUENCE_LSTM, whose state lives in variable tensors that one
   call leaves for the next (measured: a second call off by 0.07 on an 8-unit LSTM); without the
   mark the loop becomes a builtin WHILE that starts from zeros on every call, as the model does.
+- tf.print left in (tfport.savedmodel.rewrites.debug_prints): removed, for every target.
+- StridedSlice with new axes, Roll, set_diag (tfport.savedmodel.rewrites.builtin_forms): ops
+  that send a whole TFLite file to Flex, or that TF.js, ONNX or OpenVINO lack, as ops all have.
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -38,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from tfport.savedmodel.reader import SAVED_MODEL_FILE
+from tfport.savedmodel.rewrites.builtin_forms import rewrite_builtin_forms
+from tfport.savedmodel.rewrites.debug_prints import remove_debug_prints
 from tfport.savedmodel.rewrites.flat_lookups import flatten_lookup_keys
 from tfport.savedmodel.rewrites.fold_tables import fold_vocabulary_tables
 from tfport.savedmodel.rewrites.graph_edit import add_constant, add_node, output_name, rename_output, scopes
@@ -48,6 +53,10 @@ from tfport.savedmodel.rewrites.tf1_tables import add_table_main_op, remove_tabl
 from tfport.savedmodel.tensorflow import tensorflow
 
 SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the graph changed
+BUILTIN_FORMS = {"StridedSlice": "the slice without new axes plus ExpandDims (new_axis_mask, e.g. mask[:, None])",
+                 "Roll": "a Gather of (i - shift) mod n per axis",
+                 "MatrixSetDiagV3": "a Select on row == column (set_diag)",
+                 "MatrixBandPart": "a Select on column - row (band_part)"}
 
 
 @contextlib.contextmanager
@@ -79,6 +88,12 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     count = remove_table_collection(saved_model) if drop_table_collection else 0
     notes += ["dropped the TF1 table_initializer collection (the main op fills the tables): signature functions "
               "inherit it, and freezing them fails on initializers they do not contain"] if count else []
+    count = remove_debug_prints(saved_model)
+    notes += [f"removed {count} tf.print call(s) (PrintV2, Print): printing is no part of what the model computes, "
+              "and no target but TensorFlow runs it (TFLite would need Flex for it)"] if count else []
+    forms = rewrite_builtin_forms(saved_model)
+    notes += [f"rewrote {count} {op} op(s) as {BUILTIN_FORMS[op]}, which every target has (checked by parity)"
+              for op, count in sorted(forms.items())]
     count = drop_xla_must_compile(saved_model)
     notes += [f"dropped jit_compile (_XlaMustCompile, _noinline) from {count} function(s) so converters inline them "
               "(Keras 3 puts Conv2D with groups > 1 in one)"] if count else []

@@ -42,6 +42,14 @@ def add_constant(nodes, name: str, value: np.ndarray, device: str):
     return constant
 
 
+def constant_value(by_name: dict, tensor: str) -> np.ndarray | None:
+    """The value of the Const node producing `tensor` (`node`, `node:0` or `node:output:0`), else None."""
+    node = by_name.get(tensor.lstrip("^").split(":")[0])
+    if node is None or node.op != "Const":
+        return None
+    return tensorflow().make_ndarray(node.attr["value"].tensor)
+
+
 def output_name(node_name: str, function, arg: str, index: int = 0) -> str:
     """The tensor name of output `arg` (its `index`-th tensor) of a node, in a function or a graph."""
     return f"{node_name}:{arg}:{index}" if function is not None else f"{node_name}:{index}"
