@@ -238,6 +238,8 @@ def test_parity_of_the_directory_and_of_one_onnx_file(cli, saved_model, tmp_path
 def test_a_crash_before_tf2onnx_names_a_node_names_the_op_it_cannot_convert():
     """jax2tf models hold one XlaCallModule op, on which tf2onnx crashes with a Python message that
     names nothing; the reason names the op."""
+    from tfport.savedmodel.tensorflow import tensorflow
+
     tensorflow()
     import tf2onnx.tfonnx  # noqa: F401  (registers tf2onnx's op handlers, as a conversion does)
     from tensorflow.core.framework import graph_pb2
