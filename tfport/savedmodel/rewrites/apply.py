@@ -23,6 +23,7 @@
 - tf.print left in (tfport.savedmodel.rewrites.debug_prints): removed, for every target.
 - StridedSlice with new axes, Roll, set_diag (tfport.savedmodel.rewrites.builtin_forms): ops
   that send a whole TFLite file to Flex, or that TF.js, ONNX or OpenVINO lack, as ops all have.
+- ResourceGather (tfport.savedmodel.rewrites.variable_gathers): a read and a GatherV2, which freeze.
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -50,13 +51,16 @@ from tfport.savedmodel.rewrites.grouped_conv import rewrite_grouped_convolutions
 from tfport.savedmodel.rewrites.int32_tables import widen_int32_tables
 from tfport.savedmodel.rewrites.sign_bit import rewrite_sign_bit_tests
 from tfport.savedmodel.rewrites.tf1_tables import add_table_main_op, remove_table_collection
+from tfport.savedmodel.rewrites.variable_gathers import read_then_gather
 from tfport.savedmodel.tensorflow import tensorflow
 
 SKIPPED = {SAVED_MODEL_FILE, "fingerprint.pb"}  # rewritten, or stale once the graph changed
 BUILTIN_FORMS = {"StridedSlice": "the slice without new axes plus ExpandDims (new_axis_mask, e.g. mask[:, None])",
                  "Roll": "a Gather of (i - shift) mod n per axis",
                  "MatrixSetDiagV3": "a Select on row == column (set_diag)",
-                 "MatrixBandPart": "a Select on column - row (band_part)"}
+                 "MatrixBandPart": "a Select on column - row (band_part)",
+                 "CombinedNonMaxSuppression": "one NonMaxSuppressionV5 over every image and class, then the "
+                                              "per-class and total limits by rank"}
 
 
 @contextlib.contextmanager
@@ -94,6 +98,9 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     forms = rewrite_builtin_forms(saved_model)
     notes += [f"rewrote {count} {op} op(s) as {BUILTIN_FORMS[op]}, which every target has (checked by parity)"
               for op, count in sorted(forms.items())]
+    count = read_then_gather(saved_model)
+    notes += [f"rewrote {count} gather(s) from a variable (ResourceGather, e.g. an embedding in a loop) as a read of "
+              "the variable and a GatherV2, which freezing makes constant"] if count else []
     count = drop_xla_must_compile(saved_model)
     notes += [f"dropped jit_compile (_XlaMustCompile, _noinline) from {count} function(s) so converters inline them "
               "(Keras 3 puts Conv2D with groups > 1 in one)"] if count else []

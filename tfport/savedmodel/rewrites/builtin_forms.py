@@ -9,6 +9,9 @@ One op is enough to make a TFLite file need the Flex delegate, and these are com
 - `MatrixSetDiagV3` with k = 0 (`tf.linalg.set_diag`, CLIP's causal mask): no TFLite builtin, no
   TF.js or OpenVINO conversion, an invalid Loop from tf2onnx. It becomes a Select between the
   matrix and its diagonal on `row == column`.
+- `CombinedNonMaxSuppression` (detector post-processing): no TFLite builtin, no TF.js kernel, no
+  OpenVINO conversion. It becomes one NonMaxSuppressionV5 (which all have) over every image and
+  class, with ranks within each class and image for the limits, scattered into the padded outputs.
 - `MatrixBandPart` (`tf.linalg.band_part`, the same masks): TF.js computes it wrongly with an
   unbounded side (-1; measured: SNR 1 dB on CLIP's mask). It becomes a Select on `column - row`.
 
@@ -24,11 +27,21 @@ from __future__ import annotations
 import collections
 import itertools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-from tfport.savedmodel.rewrites.graph_edit import constant_value, rename_output
+from tfport.savedmodel.rewrites.graph_edit import constant_value
 from tfport.savedmodel.tensorflow import tensorflow
+
+
+class Form(NamedTuple):
+    """What replaces a node: TensorFlow code on some of the node's inputs, of the given dtypes (the
+    node's T where None); everything else the code needs is read from constants when it is made."""
+
+    compute: Callable
+    inputs: list[str]
+    dtypes: list[int] | None = None
 
 
 def rewrite_builtin_forms(saved_model) -> collections.Counter:
@@ -40,46 +53,56 @@ def rewrite_builtin_forms(saved_model) -> collections.Counter:
         for nodes, function in [(meta_graph.graph_def.node, None), *((f.node_def, f) for f in list(library.function))]:
             by_name = {node.name: node for node in nodes}
             for node in [n for n in nodes if n.op in FORMS]:
-                found = FORMS[node.op](node, lambda tensor: constant_value(by_name, tensor))
-                if found is not None:
+                form = FORMS[node.op](node, lambda tensor: constant_value(by_name, tensor))
+                if form is not None:
                     op = node.op
                     name = next(f"tfport_{op}_{i}" for i in itertools.count() if f"tfport_{op}_{i}" not in taken)
                     taken.add(name)
-                    _call_instead(node, *found, library, name)
-                    rename_output(nodes, function, node.name, _output_arg(op), "output")  # PartitionedCall's
+                    _call_instead(node, form, library, name)
+                    _read_call_outputs(nodes, function, node.name, op)
                     counts[op] += 1
     return counts
 
 
-def _output_arg(op: str) -> str:
-    from tensorflow.python.framework import op_def_registry
-
-    return op_def_registry.get(op).output_arg[0].name
-
-
-def _call_instead(node, form: Callable, inputs: list[str], library, name: str) -> None:
-    """Make `node` a PartitionedCall of `form`, traced on `inputs` (the node's type T, any shape)."""
+def _call_instead(node, form: Form, library, name: str) -> None:
+    """Make `node` a PartitionedCall of `form`, traced on its inputs (any shape)."""
     tf = tensorflow()
-    dtype = tf.as_dtype(node.attr["T"].type)
-    traced = tf.function(form, autograph=False).get_concrete_function(*[tf.TensorSpec(None, dtype)] * len(inputs))
+    dtypes = form.dtypes or [node.attr["T"].type] * len(form.inputs)
+    traced = tf.function(form.compute, autograph=False).get_concrete_function(
+        *[tf.TensorSpec(None, tf.as_dtype(dtype)) for dtype in dtypes])
     definition = library.function.add()
     definition.CopyFrom(traced.function_def)
     definition.signature.name = name
     kept = {key: value for key, value in node.attr.items() if key.startswith("_")}  # _output_shapes, _class
     control = [i for i in node.input if i.startswith("^")]
     node.op = "PartitionedCall"
-    node.input[:] = [*inputs, *control]
+    node.input[:] = [*form.inputs, *control]
     node.ClearField("attr")
     for key, value in kept.items():
         node.attr[key].CopyFrom(value)
-    node.attr["Tin"].list.type.extend([dtype.as_datatype_enum] * len(inputs))
-    node.attr["Tout"].list.type.append(dtype.as_datatype_enum)
+    node.attr["Tin"].list.type.extend(arg.type for arg in definition.signature.input_arg)
+    node.attr["Tout"].list.type.extend(arg.type for arg in definition.signature.output_arg)
     node.attr["f"].func.name = name
     for attr in ("config", "config_proto", "executor_type"):  # as TensorFlow writes a call: importers expect them
         node.attr[attr].s = b""
 
 
-def _strided_slice_form(node, constant) -> tuple[Callable, list[str]] | None:
+def _read_call_outputs(nodes, function, node_name: str, op: str) -> None:
+    """In a function, readers of the op's outputs (`node:band:0`, `node:nmsed_scores:0`) read the
+    call's (`node:output:0`, `node:output:1`); a graph names outputs by index, which holds."""
+    from tensorflow.python.framework import op_def_registry
+
+    if function is None:
+        return
+    renamed = {f"{node_name}:{arg.name}:0": f"{node_name}:output:{index}"
+               for index, arg in enumerate(op_def_registry.get(op).output_arg)}
+    for reader in nodes:
+        reader.input[:] = [renamed.get(i, i) for i in reader.input]
+    for key, value in function.ret.items():
+        function.ret[key] = renamed.get(value, value)
+
+
+def _strided_slice_form(node, constant) -> Form | None:
     """A slice with new axes: the slice without them, then ExpandDims at each new axis's place."""
     new_axes = _mask(node, "new_axis_mask")
     spec = [constant(name) for name in node.input[1:4]]
@@ -112,7 +135,7 @@ def _strided_slice_form(node, constant) -> tuple[Callable, list[str]] | None:
             value = tf.expand_dims(value, place)
         return value
 
-    return form, [node.input[0]]
+    return Form(form, [node.input[0]])
 
 
 def _mask(node, name: str) -> int:
@@ -121,7 +144,7 @@ def _mask(node, name: str) -> int:
     return node.attr[name].i if name in node.attr else 0
 
 
-def _roll_form(node, constant) -> tuple[Callable, list[str]] | None:
+def _roll_form(node, constant) -> Form | None:
     shift, axis = constant(node.input[1]), constant(node.input[2])
     if shift is None or axis is None:
         return None
@@ -134,10 +157,10 @@ def _roll_form(node, constant) -> tuple[Callable, list[str]] | None:
             x = tf.gather(x, tf.math.floormod(tf.range(size) - by, size), axis=along)
         return x
 
-    return form, [node.input[0]]
+    return Form(form, [node.input[0]])
 
 
-def _set_diag_form(node, constant) -> tuple[Callable, list[str]] | None:
+def _set_diag_form(node, constant) -> Form | None:
     """set_diag(m, d): m where row != column, d[row] on the diagonal (d has min(rows, columns) values)."""
     k = constant(node.input[2])
     if k is None or np.any(np.asarray(k) != 0):
@@ -152,10 +175,10 @@ def _set_diag_form(node, constant) -> tuple[Callable, list[str]] | None:
         shape = tf.shape(x)
         return tf.where(tf.broadcast_to(on_diagonal, shape), tf.broadcast_to(tf.expand_dims(per_row, -1), shape), x)
 
-    return form, [node.input[0], node.input[1]]
+    return Form(form, [node.input[0], node.input[1]])
 
 
-def _band_part_form(node, constant) -> tuple[Callable, list[str]] | None:
+def _band_part_form(node, constant) -> Form | None:
     """band_part(m, lower, upper): m where column - row lies in [-lower, upper] (negative: no bound), else 0."""
     lower, upper = constant(node.input[1]), constant(node.input[2])
     if lower is None or upper is None:
@@ -173,8 +196,66 @@ def _band_part_form(node, constant) -> tuple[Callable, list[str]] | None:
             keep = tf.logical_and(keep, offset <= upper)
         return tf.where(tf.broadcast_to(keep, shape), x, tf.zeros_like(x))
 
-    return form, [node.input[0]]
+    return Form(form, [node.input[0]])
+
+
+def _combined_nms_form(node, constant) -> Form | None:
+    """CombinedNonMaxSuppression as one NonMaxSuppressionV5 over every (image, class) at once.
+
+    Each (image, class) group's boxes are moved by group × (coordinate span + 1), so boxes of two
+    groups never overlap and one greedy NMS equals an NMS per group; its picks come in score
+    order, so a group's first `per_class` picks and then an image's first `total` are what the
+    op keeps. Scattered into [batch, total] and zero-padded, as the op pads."""
+    per_class, total, iou, score = (constant(name) for name in node.input[2:6])
+    pad_per_class = node.attr["pad_per_class"].b if "pad_per_class" in node.attr else False
+    clip = node.attr["clip_boxes"].b if "clip_boxes" in node.attr else True
+    if any(value is None for value in (per_class, total, iou, score)) or pad_per_class:
+        return None
+    per_class, total, iou, score = int(per_class), int(total), float(iou), float(score)
+
+    def form(boxes, scores):
+        tf = tensorflow()
+        shape = tf.shape(scores)
+        batch, count, classes = shape[0], shape[1], shape[2]
+        boxes = tf.broadcast_to(boxes, tf.stack([batch, count, classes, 4]))  # boxes shared by classes, or per class
+        flat_boxes = tf.reshape(tf.transpose(boxes, [0, 2, 1, 3]), [-1, 4])  # ordered by image, class, box
+        flat_scores = tf.reshape(tf.transpose(scores, [0, 2, 1]), [-1])
+        group = tf.range(tf.size(flat_scores)) // count  # image × classes + class
+        span = tf.reduce_max(flat_boxes) - tf.reduce_min(flat_boxes) + 1.0
+        apart = flat_boxes + tf.expand_dims(tf.cast(group, boxes.dtype) * span, 1)
+        picked = tf.raw_ops.NonMaxSuppressionV5(boxes=apart, scores=flat_scores, max_output_size=tf.size(flat_scores),
+                                                iou_threshold=iou, score_threshold=score, soft_nms_sigma=0.0,
+                                                pad_to_max_output_size=False).selected_indices
+        picked = tf.boolean_mask(picked, _rank_within(tf.gather(group, picked)) < per_class)
+        image = tf.gather(group, picked) // classes
+        within_image = _rank_within(image)
+        kept = within_image < total
+        picked, image, within_image = (tf.boolean_mask(t, kept) for t in (picked, image, within_image))
+        where = tf.stack([image, within_image], axis=1)
+        chosen = tf.gather(flat_boxes, picked)
+        out_boxes = tf.scatter_nd(where, tf.clip_by_value(chosen, 0.0, 1.0) if clip else chosen,
+                                  tf.stack([batch, total, 4]))
+        out_scores = tf.scatter_nd(where, tf.gather(flat_scores, picked), tf.stack([batch, total]))
+        out_classes = tf.scatter_nd(where, tf.cast(tf.gather(group, picked) % classes, scores.dtype),
+                                    tf.stack([batch, total]))
+        valid = tf.reduce_sum(tf.scatter_nd(where, tf.ones_like(image), tf.stack([batch, total])), axis=1)
+        return out_boxes, out_scores, out_classes, valid
+
+    return Form(form, node.input[:2], [1, 1])  # float32, as the op takes
+
+
+def _rank_within(groups):
+    """Each element's position among the earlier elements of its group (0 for a group's first): a
+    sort by (group, position), then the distance to the group's first element. No one_hot (its
+    depth must be a constant for tf2onnx and at least 2 for TF.js) and no pairwise matrix."""
+    tf = tensorflow()
+    size = tf.size(groups)
+    order = tf.math.top_k(-(groups * size + tf.range(size)), k=size).indices  # unique keys, ascending
+    grouped = tf.gather(groups, order)
+    starts = tf.not_equal(grouped, tf.concat([[-1], grouped[:-1]], 0))
+    first = tf.gather(tf.cast(tf.reshape(tf.where(starts), [-1]), tf.int32), tf.cumsum(tf.cast(starts, tf.int32)) - 1)
+    return tf.scatter_nd(tf.expand_dims(order, 1), tf.range(size) - first, tf.expand_dims(size, 0))
 
 
 FORMS = {"StridedSlice": _strided_slice_form, "Roll": _roll_form, "MatrixSetDiagV3": _set_diag_form,
-         "MatrixBandPart": _band_part_form}
+         "MatrixBandPart": _band_part_form, "CombinedNonMaxSuppression": _combined_nms_form}
