@@ -86,7 +86,8 @@ def convert(request: ConversionRequest) -> ConversionResult:
         notes.append("external data: tensors of 1 KiB or more are stored in <signature>.onnx.data beside each .onnx"
                      + ("" if request.options.get("external_data") else " (the variables exceed 2 GB)"))
     # tables (TF1: without the table_initializer collection), Erfc (exact GELU)
-    with rewritten_model(model.path, erfc=True, drop_table_collection=True) as (source, rewrite_notes):
+    with rewritten_model(model.path, erfc=True, drop_table_collection=True, spectrum_magnitudes=True
+                         ) as (source, rewrite_notes):
         notes += rewrite_notes
         for key in model.distinct_signatures:
             aliases = sorted(alias for alias, kept in model.aliases.items() if kept == key)

@@ -24,6 +24,7 @@
 - StridedSlice with new axes, Roll, set_diag (tfport.savedmodel.rewrites.builtin_forms): ops
   that send a whole TFLite file to Flex, or that TF.js, ONNX or OpenVINO lack, as ops all have.
 - ResourceGather (tfport.savedmodel.rewrites.variable_gathers): a read and a GatherV2, which freeze.
+- |RFFT(x)| (tfport.savedmodel.rewrites.spectra, with spectrum_magnitudes, for ONNX): a real DFT.
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -50,6 +51,7 @@ from tfport.savedmodel.rewrites.graph_edit import add_constant, add_node, output
 from tfport.savedmodel.rewrites.grouped_conv import rewrite_grouped_convolutions
 from tfport.savedmodel.rewrites.int32_tables import widen_int32_tables
 from tfport.savedmodel.rewrites.sign_bit import rewrite_sign_bit_tests
+from tfport.savedmodel.rewrites.spectra import rewrite_spectrum_magnitudes
 from tfport.savedmodel.rewrites.tf1_tables import add_table_main_op, remove_table_collection
 from tfport.savedmodel.rewrites.variable_gathers import read_then_gather
 from tfport.savedmodel.tensorflow import tensorflow
@@ -65,18 +67,20 @@ BUILTIN_FORMS = {"StridedSlice": "the slice without new axes plus ExpandDims (ne
 
 @contextlib.contextmanager
 def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False, grouped_conv: bool = False,
-                    drop_table_collection: bool = False, unfused_lstm: bool = False) -> Iterator[tuple[Path, list[str]]]:
+                    drop_table_collection: bool = False, unfused_lstm: bool = False,
+                    spectrum_magnitudes: bool = False) -> Iterator[tuple[Path, list[str]]]:
     """(directory to convert, one note per rewrite): the model itself when nothing was rewritten."""
     with tempfile.TemporaryDirectory(prefix="tfport-rewritten-") as scratch:
         copy = Path(scratch) / Path(model_dir).name
         notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups, grouped_conv=grouped_conv,
-                                    drop_table_collection=drop_table_collection, unfused_lstm=unfused_lstm)
+                                    drop_table_collection=drop_table_collection, unfused_lstm=unfused_lstm,
+                                    spectrum_magnitudes=spectrum_magnitudes)
         yield (copy if notes else Path(model_dir)), notes
 
 
 def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False,
                         grouped_conv: bool = False, drop_table_collection: bool = False,
-                        unfused_lstm: bool = False) -> list[str]:
+                        unfused_lstm: bool = False, spectrum_magnitudes: bool = False) -> list[str]:
     """Write the rewritten copy to `out_dir` and say what changed; [] writes nothing."""
     tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
@@ -114,6 +118,9 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     count = unmark_keras_lstm(saved_model) if unfused_lstm else 0
     notes += [f"unmarked {count} Keras 2 LSTM function(s) (api_implements) so TFLite keeps them a WHILE loop: its "
               "fused LSTM op carries the state from one call into the next"] if count else []
+    count = rewrite_spectrum_magnitudes(saved_model) if spectrum_magnitudes else 0
+    notes += [f"rewrote {count} spectrum magnitude(s) |RFFT(x)| as a real DFT (MatMuls with cosine and sine "
+              "tables): ONNX has no complex tensors, and tf2onnx's RFFT needs static dims"] if count else []
     count = rewrite_erfc(saved_model) if erfc else 0
     notes += [f"rewrote {count} Erfc op(s) (Keras exact GELU) as 1 - Erf"] if count else []
     count = flatten_lookup_keys(saved_model) if flat_lookups else 0

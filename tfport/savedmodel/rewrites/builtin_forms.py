@@ -44,16 +44,30 @@ class Form(NamedTuple):
     dtypes: list[int] | None = None
 
 
-def rewrite_builtin_forms(saved_model) -> collections.Counter:
-    """Rewrite every op listed above in a parsed SavedModel proto; the count per op."""
+class Scope(NamedTuple):
+    """The graph or function body a node is in, as a form reads it."""
+
+    nodes: dict  # by name
+
+    def constant(self, tensor: str) -> np.ndarray | None:
+        return constant_value(self.nodes, tensor)
+
+    def producer(self, tensor: str):
+        return self.nodes.get(tensor.lstrip("^").split(":")[0])
+
+
+def rewrite_builtin_forms(saved_model, forms: dict | None = None) -> collections.Counter:
+    """Rewrite every op of `forms` (default: those listed above) in a parsed SavedModel proto; the
+    count per op."""
+    forms = FORMS if forms is None else forms
     counts: collections.Counter = collections.Counter()
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library
         taken = {f.signature.name for f in library.function}
         for nodes, function in [(meta_graph.graph_def.node, None), *((f.node_def, f) for f in list(library.function))]:
-            by_name = {node.name: node for node in nodes}
-            for node in [n for n in nodes if n.op in FORMS]:
-                form = FORMS[node.op](node, lambda tensor: constant_value(by_name, tensor))
+            scope = Scope({node.name: node for node in nodes})
+            for node in [n for n in nodes if n.op in forms]:
+                form = forms[node.op](node, scope)
                 if form is not None:
                     op = node.op
                     name = next(f"tfport_{op}_{i}" for i in itertools.count() if f"tfport_{op}_{i}" not in taken)
@@ -102,10 +116,10 @@ def _read_call_outputs(nodes, function, node_name: str, op: str) -> None:
         function.ret[key] = renamed.get(value, value)
 
 
-def _strided_slice_form(node, constant) -> Form | None:
+def _strided_slice_form(node, scope: Scope) -> Form | None:
     """A slice with new axes: the slice without them, then ExpandDims at each new axis's place."""
     new_axes = _mask(node, "new_axis_mask")
-    spec = [constant(name) for name in node.input[1:4]]
+    spec = [scope.constant(name) for name in node.input[1:4]]
     if not new_axes or any(value is None for value in spec):
         return None
     begin, end, strides = (list(np.ravel(value)) for value in spec)
@@ -144,8 +158,8 @@ def _mask(node, name: str) -> int:
     return node.attr[name].i if name in node.attr else 0
 
 
-def _roll_form(node, constant) -> Form | None:
-    shift, axis = constant(node.input[1]), constant(node.input[2])
+def _roll_form(node, scope: Scope) -> Form | None:
+    shift, axis = scope.constant(node.input[1]), scope.constant(node.input[2])
     if shift is None or axis is None:
         return None
     pairs = list(zip(np.ravel(shift).tolist(), np.ravel(axis).tolist()))
@@ -160,9 +174,9 @@ def _roll_form(node, constant) -> Form | None:
     return Form(form, [node.input[0]])
 
 
-def _set_diag_form(node, constant) -> Form | None:
+def _set_diag_form(node, scope: Scope) -> Form | None:
     """set_diag(m, d): m where row != column, d[row] on the diagonal (d has min(rows, columns) values)."""
-    k = constant(node.input[2])
+    k = scope.constant(node.input[2])
     if k is None or np.any(np.asarray(k) != 0):
         return None
 
@@ -178,9 +192,9 @@ def _set_diag_form(node, constant) -> Form | None:
     return Form(form, [node.input[0], node.input[1]])
 
 
-def _band_part_form(node, constant) -> Form | None:
+def _band_part_form(node, scope: Scope) -> Form | None:
     """band_part(m, lower, upper): m where column - row lies in [-lower, upper] (negative: no bound), else 0."""
-    lower, upper = constant(node.input[1]), constant(node.input[2])
+    lower, upper = scope.constant(node.input[1]), scope.constant(node.input[2])
     if lower is None or upper is None:
         return None
     lower, upper = int(lower), int(upper)
@@ -199,14 +213,14 @@ def _band_part_form(node, constant) -> Form | None:
     return Form(form, [node.input[0]])
 
 
-def _combined_nms_form(node, constant) -> Form | None:
+def _combined_nms_form(node, scope: Scope) -> Form | None:
     """CombinedNonMaxSuppression as one NonMaxSuppressionV5 over every (image, class) at once.
 
     Each (image, class) group's boxes are moved by group × (coordinate span + 1), so boxes of two
     groups never overlap and one greedy NMS equals an NMS per group; its picks come in score
     order, so a group's first `per_class` picks and then an image's first `total` are what the
     op keeps. Scattered into [batch, total] and zero-padded, as the op pads."""
-    per_class, total, iou, score = (constant(name) for name in node.input[2:6])
+    per_class, total, iou, score = (scope.constant(name) for name in node.input[2:6])
     pad_per_class = node.attr["pad_per_class"].b if "pad_per_class" in node.attr else False
     clip = node.attr["clip_boxes"].b if "clip_boxes" in node.attr else True
     if any(value is None for value in (per_class, total, iou, score)) or pad_per_class:
