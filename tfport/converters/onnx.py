@@ -211,15 +211,30 @@ def _failure(exc: Exception, failed_nodes: list[str], graph_def) -> str:
     """tf2onnx's last message line, with the op type and name of each node it failed on."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     reason = (lines[-1] if lines else type(exc).__name__).removeprefix("make_sure failure: ")
-    types = {}
+    types, functions = {}, []
     if graph_def is not None:
         functions = [f.node_def for f in graph_def.library.function]
         types = {node.name: node.op for nodes in [graph_def.node, *functions] for node in nodes}
+    complex_ops = sorted({node.op for nodes in ([graph_def.node, *functions] if graph_def is not None else [])
+                          for node in nodes if _on_complex_values(node)})
+    if complex_ops:
+        return (f"ONNX has no complex tensors, and tf2onnx converts complex values only as an RFFT read by ComplexAbs: "
+                f"op(s) {', '.join(complex_ops)} compute on complex64 here (tf2onnx: {reason})")
     if not failed_nodes:  # it crashed before naming a node: name the ops it has no conversion for
-        lacking = sorted({op for op in types.values() if _first_opset_converting(op) is None} - CONVERTED_WITHOUT_HANDLER)
+        lacking = sorted({op for op in types.values() if not _has_handler(op)} - CONVERTED_WITHOUT_HANDLER)
         return f"no conversion for TensorFlow op(s) {', '.join(lacking)} (tf2onnx: {reason})" if lacking else reason
     where = "; ".join(f"{types.get(name, 'op')} node {name!r}" for name in dict.fromkeys(failed_nodes))
     return f"{reason} (failed on {where})"
+
+
+COMPLEX_TYPES = {8, 18}  # DT_COMPLEX64, DT_COMPLEX128
+SPECTRUM_OPS = {"RFFT", "ComplexAbs"}  # the one complex pattern tf2onnx converts
+
+
+def _on_complex_values(node) -> bool:
+    """Whether a node computes on complex values, beyond the RFFT -> ComplexAbs pattern."""
+    types = [value.type for key, value in node.attr.items() if key in ("T", "Tout", "Tcomplex")]
+    return node.op not in SPECTRUM_OPS and (bool(COMPLEX_TYPES & set(types)) or node.op in {"Complex", "Real", "Imag"})
 
 
 # Ops of a frozen graph that tf2onnx inlines or rewrites (TF1 loops) before it looks for a handler.
@@ -243,6 +258,13 @@ def _refuse_tensorflow_ops(proto, key: str, opset: int) -> None:
                         for op, first in later.items() if first is not None and first > opset)
         raise ConversionError(f"tf2onnx cannot convert signature {key!r}: no conversion for TensorFlow op(s) "
                               f"{', '.join(ops)} at opset {opset} ({nodes}){hints}")
+
+
+def _has_handler(op: str) -> bool:
+    """Whether tf2onnx converts TensorFlow op `op` at some opset."""
+    from tf2onnx.handler import tf_op
+
+    return any(op in ops for ops in tf_op.get_opsets().get("", []))
 
 
 def _first_opset_converting(op: str) -> int | None:
