@@ -66,10 +66,14 @@ def _convert_signature(openvino, function, key: str, saved_model: Path):
             return openvino.convert_model(function)
         except Exception as exc:  # OpConversionFailure, GeneralFailure, ...: the frontend's own types
             reason = with_native_reason(_reason(str(exc)), logged())
-    tables = sorted({op for op in signature_op_types(read_saved_model_proto(saved_model), key)
-                     if "HashTable" in op or "LookupTable" in op})
+    ops = set(signature_op_types(read_saved_model_proto(saved_model), key))
+    tables = sorted({op for op in ops if "HashTable" in op or "LookupTable" in op})
+    built = sorted(ops & {"Complex", "Conj"})
     if tables:  # the frontend's own words ("undeclared parameters") do not say it is the table
         reason = f"OpenVINO cannot convert lookup tables (ops {', '.join(tables)}; OpenVINO: {reason})"
+    elif built:  # nor that complex values made from real ones are what it cannot take
+        reason = (f"OpenVINO converts complex values only from FFTs, not built by {', '.join(built)} for arithmetic "
+                  f"(OpenVINO: {reason})")
     raise ConversionError(f"OpenVINO cannot convert signature {key!r}: {reason}")
 
 

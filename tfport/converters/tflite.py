@@ -63,9 +63,10 @@ def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: 
                 return converted
     facts["select_tf_ops"] = True
     facts["flex_ops"] = _flex_ops(problems)
-    notes.append(f"builtin TFLite ops cannot express {', '.join(facts['flex_ops']) or 'some ops'}; converted "
-                 "with Select TF ops — the artifact needs the Flex delegate on device (not in LiteRT's pip package, "
-                 "LiteRT.js, GPU delegates or NPUs)")
+    facts["flex_reasons"] = {op: why_flex(op, facts["flex_ops"]) for op in facts["flex_ops"]}
+    listed = "; ".join(f"{op} ({why})" for op, why in facts["flex_reasons"].items()) or "some ops"
+    notes.append(f"builtin TFLite ops cannot express {listed}; converted with Select TF ops — the artifact needs the "
+                 "Flex delegate on device (not in LiteRT's pip package, LiteRT.js, GPU delegates or NPUs)")
     try:
         return _convert(tf, request, source, select_tf_ops=True)
     except Exception as retry_exc:
@@ -145,6 +146,22 @@ def _open_batch_tensor_lists(problems: list[tuple[str, str, str]]) -> bool:
 
 def _flex_ops(problems: list[tuple[str, str, str]]) -> list[str]:
     return sorted({op for op, code, _ in problems if code == FLEX_NEEDED or "TensorList" in op})
+
+
+TEXT_OPS = ("String", "StaticRegex", "RegexReplace", "Unicode", "Substr", "Ragged", "Lookup", "Sentencepiece")
+COMPLEX_BUILDERS = {"Complex", "Conj", "ComplexAbs", "Real", "Imag"}
+
+
+def why_flex(op: str, ops: list[str]) -> str:
+    """Why builtin TFLite ops cannot express `op` (one of `ops`, all that needed Flex), in the user's terms."""
+    if op.startswith(TEXT_OPS):
+        return "text processing: TFLite builtins do not compute on strings or ragged splits of them"
+    if "TensorList" in op:
+        return ("a TensorArray or TensorList whose element shape is unknown when converting: TFLite lowers tensor "
+                "lists to builtin ops only with a known element shape (tf.TensorArray(..., element_shape=...))")
+    if COMPLEX_BUILDERS & set(ops) and op in {"AddV2", "Sub", "Mul", "RealDiv", "Complex", "Conj", "Neg"}:
+        return "complex64 arithmetic: TFLite builtins take complex values only in RFFT2D, COMPLEX_ABS, REAL and IMAG"
+    return "no builtin TFLite op computes it"
 
 
 def _configure_quantization(tf, converter, request: ConversionRequest) -> list:

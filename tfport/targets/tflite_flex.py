@@ -70,7 +70,7 @@ class FlexInterpreter:
             pass  # the reply (none) says the process stopped
         header, values = self._receive()
         if "error" in header:
-            raise RuntimeError(header["error"])
+            raise RuntimeError(f"TensorFlow {self.version}'s interpreter (Flex delegate): {header['error']}")
         return header, values
 
     def _receive(self) -> tuple[dict, dict[str, np.ndarray]]:

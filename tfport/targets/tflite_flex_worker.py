@@ -61,7 +61,7 @@ def main() -> None:
             else:
                 send({}, {name: _storable(np.asarray(value)) for name, value in runner(**feed).items()})
         except Exception as exc:  # one failing call fails that call only
-            send({"error": f"{type(exc).__name__}: {exc}"})
+            send({"error": str(exc) or type(exc).__name__})
 
 
 def _storable(value):
