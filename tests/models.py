@@ -969,3 +969,72 @@ def tf_keras_with_optimizer(path: Path) -> Path:
     model.fit(samples, samples[:, :2] * 2.0, epochs=2, verbose=0)
     model.save(str(path))
     return path
+
+
+def keras_hub_bert(path: Path) -> Path:
+    """A keras-hub-style BERT backbone in Keras 3: token_ids into a 1,000-row embedding,
+    segment_ids into a 2-row one, a learned position embedding sliced to the sequence length,
+    a padding mask into self-attention, sequence length unknown. Keras 3's Embedding looks rows up
+    with `ops.take`, which puts a SelectV2 (for negative ids) before each GatherV2."""
+    keras = _keras()
+    from keras import layers, ops
+
+    class PositionEmbedding(layers.Layer):
+        def build(self, input_shape):
+            self.positions = self.add_weight(shape=(64, 16), initializer="glorot_uniform", name="positions")
+
+        def call(self, tokens):
+            return ops.expand_dims(self.positions[: ops.shape(tokens)[1]], 0)
+
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
+    padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
+    tokens = layers.Embedding(1000, 16, name="token_embedding")(token_ids)
+    hidden = tokens + layers.Embedding(2, 16, name="segment_embedding")(segment_ids) + PositionEmbedding()(tokens)
+    hidden = layers.LayerNormalization()(hidden)
+    mask = ops.cast(padding_mask, "bool")
+    attended = layers.MultiHeadAttention(2, 8)(hidden, hidden, attention_mask=mask[:, None, :] & mask[:, :, None])
+    hidden = layers.LayerNormalization()(hidden + attended)
+    pooled = layers.Dense(16, activation="tanh")(hidden[:, 0])
+    model = keras.Model({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+                        {"sequence_output": hidden, "pooled_output": pooled})
+    model.export(str(path), verbose=False)
+    return path
+
+
+def waveform_frontend(path: Path) -> Path:
+    """A wav2vec2-style feature encoder on a raw waveform of unknown length: seven strided
+    convolutions (receptive field 400 samples, stride 320), 'valid' padding. On 8 samples it
+    returns an empty [1, 0, 32] instead of raising."""
+    keras = _keras()
+    from keras import layers, ops
+
+    waveform = keras.Input((None,), name="input_values")
+    hidden = ops.expand_dims(waveform, -1)
+    for kernel, stride in ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2)):
+        hidden = layers.Conv1D(32, kernel, strides=stride, activation="gelu")(hidden)
+    model = keras.Model(waveform, layers.LayerNormalization()(hidden))
+    model.export(str(path), verbose=False)
+    return path
+
+
+def two_branch_cond(path: Path) -> Path:
+    """`if x > 0: … else: …` on the input's sum (autograph makes it a tf.cond): [0, 1) inputs
+    never take the else branch."""
+    tf = tensorflow()
+
+    class Branches(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[8, 8]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            if tf.reduce_sum(x) > 0:
+                y = tf.matmul(x, self.w)
+            else:
+                y = tf.matmul(tf.square(x), self.w) - 1.0
+            return {"y": y}
+
+    module = Branches()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path

@@ -106,6 +106,14 @@ class Runner:
         backend), as conversion notes say how it was made."""
         return []
 
+    @property
+    def unnamed(self) -> bool:
+        """True when the artifact is one graph that names no signature (another tool made it, e.g.
+        `tf2onnx.convert --output m.onnx`): it answers whichever signature it is asked for, and
+        the caller chooses the one to check. Input and output names may then be the converter's
+        own; the runner matches inputs, the parity engine outputs (tfport.parity.io_names)."""
+        return False
+
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -191,12 +199,14 @@ class Target:
     tolerances: Mapping[str, Tolerance]  # default tolerance per quantization mode
     convert: Callable[[ConversionRequest], ConversionResult]
     open_runner: Callable[[Path, ArtifactMetadata, Mapping[str, Any]], Runner]  # artifact, metadata, options
-    recognizes: Callable[[Path], bool]  # is this path an artifact of this target?
+    recognizes: Callable[[Path], bool]  # is this path an artifact of this target, by its content?
     runtime_problem: Callable[[], str | None]  # None when the runtime is usable here
     options: Mapping[str, TargetOption] = field(default_factory=dict)  # name with underscores
     check_options: Callable[[Mapping[str, Any]], None] = _no_check  # refuses bad values before any work
     setup: Callable[[], str] | None = None  # installs what the runtime needs; returns a summary
     packages: tuple[str, ...] = ()  # distributions whose versions shape the artifact (cache key)
+    suffixes: tuple[str, ...] = ()  # file name endings of its format: a file no target recognizes by
+    # content but named so is taken as this target's, so that its runner says what is wrong with it
 
     @property
     def default_mode(self) -> str:

@@ -73,13 +73,21 @@ def require_runtime(target: Target) -> None:
         raise BadInputError(f"{target.name} runtime is not usable here: {problem}")
 
 
-def target_for_artifact(path: Path) -> Target:
-    for target in targets().values():
-        if target.recognizes(path):
-            return target
+def target_for_artifact(path: Path) -> tuple[Path, Target]:
+    """(the artifact, its target) for what a user names: an artifact its target recognizes by
+    content, whatever made or named it, or a file inside a directory artifact (the model.json of
+    tensorflowjs_converter's web_model/ stands for the directory)."""
+    for candidate in (path, path.parent) if path.is_file() else (path,):
+        for target in targets().values():
+            if target.recognizes(candidate):
+                return candidate, target
+    for target in targets().values():  # a damaged file: its name says which runner explains the damage
+        if path.is_file() and target.suffixes and path.name.endswith(target.suffixes):
+            return path, target
     raise BadInputError(
-        f"{path} is not an artifact of any installed target ({', '.join(targets())}) — "
-        "pass a file that `tfport convert` wrote"
+        f"{path} is not an artifact of any installed target ({', '.join(targets())}) — pass a model file "
+        "(.tflite, .onnx, OpenVINO .xml beside its .bin) or a TF.js model directory, as `tfport convert` or the "
+        "official converters write them"
     )
 
 

@@ -384,9 +384,12 @@ def verify(
 @app.command(context_settings=TARGET_OPTIONS)
 def parity(
     context: typer.Context,
-    artifact: Annotated[Path, typer.Argument(help="An artifact tfport wrote (e.g. a .tflite file).")],
+    artifact: Annotated[Path, typer.Argument(help="An artifact: what tfport wrote, or the official converters' "
+                                             "output (a .tflite or .onnx file, a TF.js web_model/ directory).")],
     golden_dir: Annotated[Path, typer.Option("--golden", help="Golden set to check against.")],
     quantize: Annotated[Optional[str], typer.Option("--quantize", help="Mode whose tolerances apply.")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="Check this signature of the golden set "
+                         "alone (default: every one; serving_default for a graph that names none).")] = None,
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where reports go.")] = None,
     config: ConfigOpt = None,
     atol: AtolOpt = None,
@@ -408,7 +411,7 @@ def parity(
                          min_snr_db=min_snr_db, min_top1=min_top1)
         with _stage_display() as stage:
             report, where = check_artifact(artifact, golden_dir, policy, quantize, report_dir,
-                                           parse_option_args(context.args), stage)
+                                           parse_option_args(context.args), stage, signature)
         print_report(report, console)
         console.print(f"reports in [bold]{where}[/]")
         raise typer.Exit(report.exit_code)

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from tfport.converters.tfjs_env import run_tensorflowjs
-from tfport.converters.tfjs_format import GRAPH_DTYPES
+from tfport.converters.tfjs_format import tensor_spec
 from tfport.errors import BadInputError, ConversionError
 from tfport.logfile import native_errors, with_native_reason
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
@@ -149,9 +149,8 @@ def _signature_io(model_json: Path) -> dict[str, dict]:
     signature = json.loads(model_json.read_text())["signature"]
 
     def spec(tensor: dict) -> dict:
-        dims = tensor.get("tensorShape", {}).get("dim", [])
-        return {"tfjs_name": tensor["name"], "dtype": GRAPH_DTYPES.get(tensor.get("dtype"), tensor.get("dtype")),
-                "shape": [None if int(d.get("size", -1)) < 0 else int(d["size"]) for d in dims]}
+        dtype, shape = tensor_spec(tensor)
+        return {"tfjs_name": tensor["name"], "dtype": dtype, "shape": list(shape) if shape is not None else []}
 
     return {side: {key: spec(tensor) for key, tensor in signature.get(side, {}).items()} for side in ("inputs", "outputs")}
 

@@ -1,4 +1,9 @@
-"""Dtype names of the TF.js graph-model format, shared by the converter, the bundle and the runtime."""
+"""Dtype names and tensor specs of the TF.js graph-model format, shared by the converter, the bundle
+and the runtime."""
+
+from __future__ import annotations
+
+from typing import Any
 
 # model.json's tensor dtypes (TensorFlow's enum names) -> numpy dtype names
 GRAPH_DTYPES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_INT64": "int64",
@@ -8,3 +13,11 @@ GRAPH_DTYPES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float
 TFJS_DTYPES = {"float16": "float32", "float32": "float32", "float64": "float32", "int64": "int32", "int32": "int32",
                "int16": "int32", "int8": "int32", "uint8": "int32", "bool": "bool", "string": "string",
                "complex64": "complex64", "complex128": "complex64"}
+
+
+def tensor_spec(entry: dict[str, Any]) -> tuple[str | None, tuple[int | None, ...] | None]:
+    """(numpy dtype name, shape with None for unknown dims) of one model.json signature entry."""
+    shape = entry.get("tensorShape", {})
+    dims = None if shape.get("unknownRank") else tuple(
+        None if int(d.get("size", -1)) < 0 else int(d["size"]) for d in shape.get("dim", []))
+    return GRAPH_DTYPES.get(entry.get("dtype"), entry.get("dtype")), dims

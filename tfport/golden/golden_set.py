@@ -61,6 +61,14 @@ class GoldenSet:
         entry = self.manifest.get("noise_floor", {}).get(signature, {}).get(output)
         return None if entry is None else NoiseFloor.from_json(entry)
 
+    def untaken_branches(self, signature: str) -> dict[str, str]:
+        """Output -> the conditionals whose sides no sample takes, that reach it (tfport.golden.coverage)."""
+        found: dict[str, list[str]] = {}
+        for entry in self.manifest.get("coverage", {}).get(self.aliases.get(signature, signature), []):
+            for output in entry["outputs"]:
+                found.setdefault(output, []).append(entry["untaken"])
+        return {output: "; ".join(texts) for output, texts in found.items()}
+
     def sample_count(self, signature: str) -> int:
         return sample_count(self.inputs[signature])
 
@@ -70,8 +78,15 @@ class GoldenSet:
     def summary(self) -> dict[str, Any]:
         """What reports say about the golden set."""
         samples = {key: self.sample_count(key) for key in self.inputs}
+
+        def shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+            return {name: {"dtype": str(a.dtype) if a.dtype.kind != "S" else "string", "shape": list(a.shape[1:])}
+                    for name, a in arrays.items()}
+
         return {"path": str(self.path), "samples": max(samples.values(), default=0),
-                "samples_per_signature": samples, "request": self.manifest.get("request")}
+                "samples_per_signature": samples, "request": self.manifest.get("request"),
+                "tensors": {key: {"inputs": shapes(self.inputs[key]), "outputs": shapes(self.outputs.get(key, {}))}
+                            for key in self.inputs if key not in self.aliases}}
 
     def calibration(self) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
         """Every sample of every signature, as converters' calibration wants it."""

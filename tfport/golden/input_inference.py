@@ -24,6 +24,7 @@ Each rule says why in `Inferred.why`; the golden manifest and the report show it
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,11 @@ from tfport.logfile import file_logger
 from tfport.savedmodel.reader import TensorSpec
 
 PASS_THROUGH = {"Identity", "Cast", "Reshape", "ExpandDims", "Squeeze", "StridedSlice", "Slice", "Transpose",
-                "Tile", "BroadcastTo"}
+                "Tile", "BroadcastTo"}  # operand 0 carries the values on
+SELECTS = {"Select", "SelectV2"}  # operands 1 and 2 carry values on (0 is the condition)
+# An integer added to something (Keras 3's `ops.take` adds the table size to negative ids, then
+# selects): still the same ids, offset. A float addition changes what the values mean, so not those.
+INTEGER_ADDITIONS = {"AddV2", "Add"}
 GATHERS = {"GatherV2", "Gather", "ResourceGather"}  # inputs: table, indices (, axis)
 INDICES = 1
 MASK_NAME = re.compile(r"(^|_)mask$|attention_mask|padding_mask", re.I)
@@ -71,7 +76,7 @@ def infer_inputs(function: Any, tensors: dict[str, str], specs: dict[str, Tensor
              for key in tensors.values() if MASK_NAME.search(key)}
     found |= {key: Inferred(0, 256, _eight_bit(spec.shape))
               for key, spec in specs.items() if spec.dtype == "uint8" and key not in found}
-    graph = _frozen_graph(function)
+    graph = frozen_graph(function)
     if graph is None:
         return found
     for placeholder, key in tensors.items():
@@ -89,7 +94,7 @@ def inputs_reaching(function: Any, tensors: dict[str, str], node: str) -> list[s
     """Input keys whose values reach the op named `node` unchanged (through casts, reshapes…): the
     inputs to blame when that op rejects them. Names in the frozen graph carry the prefix of the
     call they were inlined from, so a name ending in `/node` matches too."""
-    graph = _frozen_graph(function)
+    graph = frozen_graph(function)
     if graph is None:
         return []
     found = []
@@ -98,7 +103,7 @@ def inputs_reaching(function: Any, tensors: dict[str, str], node: str) -> list[s
             start = graph.get_tensor_by_name(placeholder)
         except (KeyError, ValueError):
             continue
-        if any(op.name == node or op.name.endswith(f"/{node}") for op, _ in _consumers(start)):
+        if any(op.name == node or op.name.endswith(f"/{node}") for op, _ in consumers(start)):
             found.append(key)
     return found
 
@@ -111,19 +116,26 @@ def _eight_bit(shape: tuple[int | None, ...] | None) -> str:
     return "8-bit unsigned: every value 0–255"
 
 
-def _frozen_graph(function: Any):
-    """The signature function with variables as constants and calls inlined, or None."""
+_FROZEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def frozen_graph(function: Any):
+    """The signature function with variables as constants and calls inlined, or None; frozen once
+    per function (input inference and branch coverage read the same graph). Control flow stays as
+    If/Case/While ops: lowered to Switch/Merge it would no longer say which branch is which."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    try:
-        return convert_variables_to_constants_v2(function).graph
-    except Exception:  # tables, resources TensorFlow cannot freeze: no inference from the graph
-        file_logger().info("input inference: cannot freeze the signature function", exc_info=True)
-        return None
+    if function not in _FROZEN:
+        try:
+            _FROZEN[function] = convert_variables_to_constants_v2(function, lower_control_flow=False).graph
+        except Exception:  # tables, resources TensorFlow cannot freeze: nothing is read from the graph
+            file_logger().info("cannot freeze the signature function", exc_info=True)
+            _FROZEN[function] = None
+    return _FROZEN[function]
 
 
 def _meaning(tensor: Any, dtype: str) -> Inferred | None:
-    for op, operand in _consumers(tensor):
+    for op, operand in consumers(tensor):
         if op.type in GATHERS and operand == INDICES:
             rows = _rows(op)
             if rows:
@@ -145,7 +157,7 @@ def _meaning(tensor: Any, dtype: str) -> Inferred | None:
 def _normalization(sub, shape) -> Inferred | None:
     """mean ± 2·std when `x - mean` is then divided by std or multiplied by 1/std, both constant."""
     mean = _folded(sub.inputs[1])
-    for op, operand in _consumers(sub.outputs[0]):
+    for op, operand in consumers(sub.outputs[0]):
         if op.type in ("RealDiv", "Div") and operand == 0:
             std = _folded(op.inputs[1])
         elif op.type == "Mul":
@@ -170,12 +182,15 @@ def _broadcasts(values: tuple[int, ...], shape) -> bool:
     return all(v == 1 or v == d for v, d in zip(reversed(values), reversed(dims)))
 
 
-def _consumers(tensor: Any, depth: int = 0) -> Iterator[tuple[Any, int]]:
-    """(op, which of its inputs) for every op reading `tensor`, through pass-through ops."""
+def consumers(tensor: Any, depth: int = 0) -> Iterator[tuple[Any, int]]:
+    """(op, which of its inputs) for every op reading `tensor`, through ops that pass its values on
+    (casts, reshapes, slices; the value operands of a select; integer additions)."""
     for op in tensor.consumers():
         operand = next(i for i, t in enumerate(op.inputs) if t is tensor)
-        if op.type in PASS_THROUGH and operand == 0 and depth < MAX_DEPTH:
-            yield from _consumers(op.outputs[0], depth + 1)
+        passes = (op.type in PASS_THROUGH and operand == 0) or (op.type in SELECTS and operand in (1, 2)) or (
+            op.type in INTEGER_ADDITIONS and tensor.dtype.is_integer)
+        if passes and depth < MAX_DEPTH:
+            yield from consumers(op.outputs[0], depth + 1)
         else:
             yield op, operand
 

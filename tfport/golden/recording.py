@@ -6,9 +6,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tfport.errors import BadInputError
 from tfport.golden.golden_set import MANIFEST, GoldenSet, read_golden
-from tfport.golden.synthesis import SynthesisOptions, inputs_from_file, model_vocabulary, synthesize_inputs
+from tfport.golden.synthesis import (
+    FLOAT_DTYPES,
+    SynthesisOptions,
+    concrete_shape,
+    inputs_from_file,
+    model_vocabulary,
+    synthesize_inputs,
+)
 from tfport.pipeline.cache import file_digest
 from tfport.savedmodel.reader import SavedModelInfo
 
@@ -42,26 +51,34 @@ def make_golden(
     inferred: dict[str, str] = {}
     if inputs_file is not None:
         inputs = inputs_from_file(inputs_file, model.signatures)
+        missed = {key: _untaken(runner, key, inputs[key]) for key in model.signatures if key not in model.aliases}
     else:
-        inputs, inferred = _synthesized(model, synthesis, runner)
+        inputs, inferred, missed = _synthesized(model, synthesis, runner)
         # An alias is the same function: its samples are the kept signature's, so every runtime
         # answers them once (tfport.parity.run reuses the results).
         inputs |= {alias: inputs[kept] for alias, kept in model.aliases.items()}
     provenance = {"request": golden_request(synthesis, inputs_file),
-                  "inputs": str(inputs_file) if inputs_file else "synthesized", "inferred": inferred}
+                  "inputs": str(inputs_file) if inputs_file else "synthesized", "inferred": inferred,
+                  "coverage": {key: [{"untaken": u.describe(), "outputs": list(u.conditional.outputs)} for u in found]
+                               for key, found in missed.items() if found}}
     return record_golden(path, model, inputs, provenance, runner)
 
 
-RETRY_DIMS = (16, 32, 64, 128, 224)  # unknown spatial or sequence dims tried when the default is too small
+# Unknown spatial or sequence dims tried when the default is too small: a conv net's receptive
+# field, or a raw waveform's (a wav2vec2 encoder needs 400 samples for one frame). A size whose
+# sample would exceed MAX_SAMPLE_ELEMENTS is not tried (a 4096² image is not a probe).
+RETRY_DIMS = (16, 32, 64, 128, 224, 512, 1024, 4096, 16384)
+MAX_SAMPLE_ELEMENTS = 1 << 20
 
 
-def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> tuple[dict, dict[str, str]]:
-    """Inputs of each kept signature, and what was inferred about them ("signature/input" -> why)."""
+def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> tuple[dict, dict[str, str], dict]:
+    """Inputs of each kept signature, what was inferred about them ("signature/input" -> why), and
+    the conditional sides they still do not take (tfport.golden.coverage)."""
     from tfport.golden.input_inference import infer_inputs
     from tfport.savedmodel.signature_tensors import function_tensors
 
     vocabulary = model_vocabulary(model.path)
-    inputs, told = {}, {}
+    inputs, told, missed = {}, {}, {}
     for key, signature in model.signatures.items():
         if key in model.aliases:
             continue
@@ -74,33 +91,108 @@ def _synthesized(model: SavedModelInfo, synthesis: SynthesisOptions, runner) -> 
             told |= {f"{key}/{name}": f"{len(vocabulary)} words of the model's own vocabulary (asset files, "
                      "tables filled from constants or restored from the checkpoint) and one unknown word"
                      for name, spec in signature.inputs.items() if spec.dtype == "string"}
-        inputs[key], size_note = _fitting_size(runner, signature, synthesis, vocabulary, inferred, function, tensors)
+        inputs[key], size_note, fitted = _fitting_size(runner, signature, synthesis, vocabulary, inferred, function,
+                                                       tensors)
         if size_note:
             told[f"{key}/*"] = size_note
-    return inputs, told
+        inputs[key], widened, missed[key] = _covering(runner, signature, fitted, vocabulary, inferred, inputs[key])
+        told |= {f"{key}/{name}": why for name, why in widened.items()}
+    return inputs, told, missed
+
+
+WIDER = (1.0, 10.0, 100.0)  # symmetric spans tried, in units of the default range's largest bound
+
+
+def _covering(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred,
+              inputs: dict) -> tuple[dict, dict[str, str], list]:
+    """Inputs that take every side of the model's input-dependent conditionals where widening the
+    default range of the inputs deciding them gets there: [0, 1) floats become [-1, 1), then
+    [-10, 10), [-100, 100) (integers likewise), kept only while the model accepts them and each
+    step leaves fewer sides untaken. Inputs with a range the user gave, or one read off the
+    graph, are never widened. Returns the inputs, why each widened input was, and what stays untaken."""
+    missed = _untaken(runner, signature.key, inputs)
+    widenable = sorted({name for u in missed for name in u.conditional.inputs if _default_range(
+        signature, synthesis, inferred, name) is not None})
+    told: dict[str, str] = {}
+    for span in WIDER if widenable else ():
+        ranges = dict(synthesis.ranges)
+        for name in widenable:
+            low, high = _default_range(signature, synthesis, inferred, name)
+            bound = span * max(abs(low), abs(high))
+            ranges[f"{signature.key}/{name}"] = (-bound, bound)
+        wider = synthesize_inputs(signature, replace(synthesis, ranges=ranges), vocabulary, inferred)
+        if runner.rejection(signature.key, {name: array[0] for name, array in wider.items()}) is not None:
+            break
+        still = _untaken(runner, signature.key, wider)
+        if {_side(u) for u in still} < {_side(u) for u in missed}:
+            ops = ", ".join(dict.fromkeys(repr(u.conditional.op) for u in missed if set(u.conditional.inputs) & set(widenable)))
+            told = {name: f"[{ranges[f'{signature.key}/{name}'][0]:g}, {ranges[f'{signature.key}/{name}'][1]:g}): "
+                          f"widened from the default [{_default_range(signature, synthesis, inferred, name)[0]:g}, "
+                          f"{_default_range(signature, synthesis, inferred, name)[1]:g}) so that the samples take "
+                          f"every side of {ops}" for name in widenable}
+            inputs, missed = wider, still
+        if not missed:
+            break
+    return inputs, told, missed
+
+
+def _default_range(signature, synthesis: SynthesisOptions, inferred, name: str) -> tuple[float, float] | None:
+    """The default range an input is synthesized from, or None when it has its own (given by the
+    user, read off the graph) or is not a number."""
+    if name in inferred or name in synthesis.ranges or f"{signature.key}/{name}" in synthesis.ranges:
+        return None
+    dtype = signature.inputs[name].dtype
+    if dtype in FLOAT_DTYPES:
+        return synthesis.float_range
+    if dtype.startswith(("int", "uint")) and not dtype.startswith("uint"):
+        return synthesis.int_range
+    return None
+
+
+def _side(untaken) -> tuple[str, tuple[str, ...]]:
+    return untaken.conditional.op, untaken.sides
+
+
+def _untaken(runner, key: str, inputs: dict) -> list:
+    """The sides of the signature's input-dependent conditionals that no sample of `inputs` takes."""
+    from tfport.golden.coverage import conditionals, untaken
+    from tfport.golden.golden_set import feeds
+    from tfport.savedmodel.signature_tensors import function_tensors
+
+    function = runner.signature(key)
+    tensors = function_tensors(function, key)
+    return untaken(conditionals(function, tensors.inputs, tensors.outputs), list(feeds(inputs)), tensors.inputs)
 
 
 def _fitting_size(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred, function,
-                  tensors: dict[str, str]) -> tuple[dict, str | None]:
+                  tensors: dict[str, str]) -> tuple[dict, str | None, SynthesisOptions]:
     """Synthesized inputs whose first sample the model runs: unknown dims at the default size, else
     at the first of RETRY_DIMS that runs (a conv net's receptive field can exceed 8 pixels). Inputs
     it rejects at every size are a bad input, never an internal error."""
     free = [name for name, spec in signature.inputs.items() if name not in synthesis.shapes
             and spec.shape is not None and any(d is None for d in spec.shape[1:])]
-    sizes = (synthesis.default_dim, *(d for d in RETRY_DIMS if d > synthesis.default_dim)) if free else ()
+    sizes = (synthesis.default_dim, *(d for d in RETRY_DIMS if d > synthesis.default_dim
+                                      and _sample_elements(signature, synthesis, d) <= MAX_SAMPLE_ELEMENTS)) if free else ()
     rejected: list[tuple[int, Rejection]] = []  # (size, why the model refused it)
     for size in sizes or (synthesis.default_dim,):
-        inputs = synthesize_inputs(signature, replace(synthesis, default_dim=size), vocabulary, inferred)
+        fitted = replace(synthesis, default_dim=size)
+        inputs = synthesize_inputs(signature, fitted, vocabulary, inferred)
         problem = runner.rejection(signature.key, {name: array[0] for name, array in inputs.items()})
         if problem is None:
             return inputs, (f"unknown dims of {', '.join(free)} set to {size}: the model rejects "
-                            f"{', '.join(str(s) for s, _ in rejected)} ({rejected[0][1].reason})") if rejected else None
+                            f"{', '.join(str(s) for s, _ in rejected)} ({rejected[0][1].reason})") if rejected else None, fitted
         rejected.append((size, problem))
     from tfport.golden.input_inference import inputs_reaching
 
     refusal = rejected[0][1]
     blamed = inputs_reaching(function, tensors, refusal.node) if refusal.node else []
     raise _rejected(signature.key, synthesize_inputs(signature, synthesis, vocabulary, inferred), refusal, blamed)
+
+
+def _sample_elements(signature, synthesis: SynthesisOptions, size: int) -> int:
+    """Elements of one sample of every input, with unknown dims at `size`."""
+    return sum(int(np.prod(concrete_shape(name, spec, synthesis.shapes, size)))
+               for name, spec in signature.inputs.items() if spec.shape is not None)
 
 
 def _rejected(key: str, inputs: dict, rejection: Rejection, blamed: list[str]) -> BadInputError:

@@ -46,13 +46,16 @@ class SavedModelRunner(Runner):
         return self._model.signatures[key]
 
     def rejection(self, signature: str, feed: Feed) -> Rejection | None:
-        """Why the model refuses to run on `feed`, or None."""
+        """Why the model refuses to run on `feed`, or None. An empty output is a refusal too: a
+        model that returns `[1, 0, 32]` for a waveform shorter than its receptive field has not run
+        on it, and a golden set of empty outputs proves nothing."""
         try:
-            self.run(signature, feed)
+            outputs = self.run(signature, feed)
         except self._tf.errors.OpError as exc:
             node = re.search(r"\{\{node ([^}]+)\}\}", exc.message)
             return Rejection(_one_line(exc.message), node.group(1) if node else None)
-        return None
+        empty = empty_outputs(outputs)
+        return Rejection(f"it returns {empty}", None) if empty else None
 
     def close(self) -> None:
         self._model = None
@@ -86,6 +89,12 @@ def record_golden(
                 f"signature {key!r} returns outputs whose shape changes from sample to sample — "
                 "pass --inputs with samples of one shape"
             ) from None
+        empty = empty_outputs({name: value[0] for name, value in stacked.items() if not value.size})
+        if empty:
+            raise BadInputError(
+                f"signature {key!r} returns {empty} for every golden sample ({described_inputs(inputs[key])}), so "
+                "parity would compare nothing — pass --inputs FILE.npz with real samples, or a larger --shape NAME=…"
+            )
         return stacked, _noise_floor(runner, key, inputs[key], stacked)
 
     answers = once_per_function(model.signatures, model.aliases, inputs, answer)
@@ -105,6 +114,12 @@ def _noise_floor(runner: SavedModelRunner, key: str, inputs, outputs) -> dict:
         return noise_floor.measure(lambda feed: runner.run(key, feed), list(feeds(inputs)), outputs)
     except tensorflow().errors.OpError:
         return {}
+
+
+def empty_outputs(outputs: Mapping[str, np.ndarray]) -> str:
+    """"an empty NAME [1, 0, 32], …" for the outputs with no element, or ""."""
+    empty = [f"{name} {list(np.shape(value))}" for name, value in outputs.items() if not np.size(value)]
+    return f"an empty {', '.join(empty)}" if empty else ""
 
 
 def _one_line(message: str) -> str:

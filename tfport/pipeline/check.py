@@ -26,10 +26,12 @@ from tfport.reports.write import write_reports
 def check_artifact(
     named: Path, golden_dir: Path, policy: TolerancePolicy, mode: str | None = None,
     report_dir: Path | None = None, options: Mapping[str, Any] | None = None, stage: Stage = no_stage,
+    signature: str | None = None,
 ) -> tuple[Report, Path]:
-    """`named`: the directory `convert` wrote, the artifact, or a file inside a directory artifact."""
+    """`named`: the directory `convert` wrote, the artifact (tfport's or another tool's), or a file
+    inside a directory artifact. `signature`: check that one alone."""
     artifact, record = resolve_artifact(Path(named))
-    target = get_target(record.target) if record else target_for_artifact(artifact)
+    artifact, target = (artifact, get_target(record.target)) if record else target_for_artifact(artifact)
     mode = mode or (record.quantization if record else target.default_mode)
     check_mode(target, mode)
     check_options_known([target], options or {})
@@ -45,7 +47,7 @@ def check_artifact(
     report_dir = Path(report_dir) if report_dir else artifact.resolve().parent
     report_dir.mkdir(parents=True, exist_ok=True)
     stage(result.label, "parity on the runtime")
-    prove(result, target, artifact, runtime_options, golden, policy)
+    prove(result, target, artifact, runtime_options, golden, policy, signature)
     describe_artifact(result, artifact, report_dir)
     report = Report(model=golden.manifest["model"], golden=golden.summary(), results=[result])
     write_reports(report, report_dir)

@@ -215,17 +215,27 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
                                                                  job.policy, result.seconds)
                 except CannotCheckHere as exc:  # the artifact is kept: a runtime elsewhere may run it
                     result.unchecked, runtime_notes = str(exc), []
+                except Exception as exc:  # the runtime failed on a whole artifact: kept, sized and hashed
+                    _record_error(result, exc)
+                    runtime_notes = []
                 else:
                     interrupt.check()
                     cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
             result.notes += runtime_notes
         describe_artifact(result, final / record.artifact, out_dir)
-    except TfportError as exc:
-        result.error, result.error_exit_code = str(exc), exc.exit_code
     except Exception as exc:  # a converter or runtime crash is this artifact's failure only
-        file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
-        result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
+        _record_error(result, exc)
     return result
+
+
+def _record_error(result: ArtifactResult, exc: Exception) -> None:
+    """The error as the verdict of this artifact: tfport's own message, or a crash with where its
+    traceback went."""
+    if isinstance(exc, TfportError):
+        result.error, result.error_exit_code = str(exc), exc.exit_code
+        return
+    file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
+    result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
 
 
 def _explain(result: ArtifactResult, model: SavedModelInfo, golden: GoldenSet, job: ConvertJob, out_dir: Path) -> None:

@@ -29,7 +29,7 @@ def explain_artifact(
     beside the artifact). `model_path`: the SavedModel to compare with (default: the one the golden
     set was recorded from)."""
     artifact, record = resolve_artifact(Path(named))
-    target = get_target(record.target) if record else target_for_artifact(artifact)
+    artifact, target = (artifact, get_target(record.target)) if record else target_for_artifact(artifact)
     mode = mode or (record.quantization if record else target.default_mode)
     check_mode(target, mode)
     stage("golden", "reading the golden set")

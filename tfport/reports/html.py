@@ -57,12 +57,30 @@ def html_report(report: Report) -> str:
         parts.append(f"<h2 id='{escape(result.label)}'>{escape(result.label)}: {_verdict(result.verdict)}</h2>")
         if result.error or result.unchecked:
             parts.append(f"<p class='{escape(result.verdict)}'>{escape(detail(result, None))}</p>")
+        if result.error:
+            parts.append(_ran_on(report.golden))
         parts += [_output_section(output) for output in result.outputs]
         parts += [_explanation_section(explanation) for explanation in result.explanations]
         if result.metadata and "budget" in result.metadata.target_data:
             parts.append(_budget_section(result.metadata.target_data["budget"]))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _ran_on(golden: dict) -> str:
+    """For an error: the golden inputs it ran on and the SavedModel's outputs, by shape — an empty
+    one is the likely cause of a runtime's failure."""
+    rows = ["<tr><th>signature</th><th>tensor</th><th>dtype</th><th>shape per sample</th><th></th></tr>"]
+    for key, sides in golden.get("tensors", {}).items():
+        for side, tensors in sides.items():
+            for name, spec in tensors.items():
+                empty = 0 in spec["shape"]
+                rows.append(f"<tr><td>{escape(key)}</td><td>{escape(side[:-1])} {escape(name)}</td>"
+                            f"<td>{escape(spec['dtype'])}</td><td class='num'>{escape(str(spec['shape']))}</td>"
+                            f"<td>{'<b>empty: the likely cause</b>' if empty else ''}</td></tr>")
+    if len(rows) == 1:
+        return ""
+    return f"<p>What it ran on (golden inputs, and the SavedModel's outputs for them):</p><table>{''.join(rows)}</table>"
 
 
 def _budget_section(search: dict) -> str:
@@ -93,7 +111,9 @@ def _verdict(verdict: str) -> str:
 
 
 def _matrix(report: Report) -> str:
-    signatures = list(dict.fromkeys(o.signature for r in report.results for o in r.outputs))
+    # An artifact with no verdicts (an error) still has a row under the golden set's signatures.
+    signatures = list(dict.fromkeys(o.signature for r in report.results for o in r.outputs)) or list(
+        report.golden.get("samples_per_signature", {})) or ["verdict"]
     head = "".join(f"<th>{escape(s)}</th>" for s in signatures)
     rows = [f"<tr><th>target</th><th>quantization</th>{head}</tr>"]
     for result in report.results:
@@ -106,8 +126,8 @@ def _artifacts(report: Report) -> str:
     rows = ["<tr><th>artifact</th><th>verdict</th><th>size</th><th>SHA-256</th><th>convert s</th>"
             "<th>parity s</th><th>notes</th></tr>"]
     for r in report.results:
-        problem = detail(r, None)
-        notes = "<br>".join(escape(n) for n in r.notes) + (f"<br><b>{escape(problem)}</b>" if problem else "")
+        why = f"<br><a href='#{escape(r.label)}'>why: below</a>" if r.error or r.unchecked else ""  # said once, there
+        notes = "<br>".join(escape(n) for n in r.notes) + why
         seconds = [r.seconds.get(k) for k in ("convert", "parity")]
         rows.append(
             f"<tr><td><code>{escape(r.artifact or r.label)}</code></td><td class='{r.verdict}'>{r.verdict.upper()}</td>"

@@ -22,6 +22,9 @@ def junit_xml(report: Report) -> str:
         for output, verdict in cases:
             name = f"{output.signature}/{output.output}" if output else "convert"
             case = ET.SubElement(suite, "testcase", classname=f"tfport.{result.label}", name=name)
+            if output and output.weak_evidence:
+                ET.SubElement(ET.SubElement(case, "properties"), "property", name="weak_evidence",
+                              value=output.weak_evidence)
             text = detail(result, output)
             if verdict == "fail":
                 ET.SubElement(case, "failure", message=text).text = _metrics_text(output)
@@ -36,7 +39,9 @@ def junit_xml(report: Report) -> str:
 
 
 def _metrics_text(output: OutputResult | None) -> str:
+    """The metrics, then the weak-evidence warning (CI dashboards show this text with the case)."""
     if output is None:
         return ""
-    return "\n".join(f"{k} = {v:.6g}" for k, v in output.metrics.items())
+    lines = [f"{k} = {v:.6g}" for k, v in output.metrics.items()]
+    return "\n".join(lines + ([f"weak evidence: {output.weak_evidence}"] if output.weak_evidence else []))
 

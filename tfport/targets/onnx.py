@@ -21,8 +21,10 @@ import numpy as np
 
 from tfport.converters import onnx_labels as labels
 from tfport.errors import BadInputError, RuntimeMissingError
+from tfport.parity.io_names import inputs_matched
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
+from tfport.savedmodel.protowire import LENGTH, VARINT, WireError, read_varint
 
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
@@ -104,6 +106,17 @@ class OnnxRunner(Runner):
         self._aliases: dict[str, str] = dict(metadata.signature_aliases) if metadata else {}
         self._sessions: dict[str, tuple[Any, dict[str, str], dict[str, str]]] = {}
         self._inspected: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # sessions exposing every node
+        self._unnamed = False
+        if artifact.is_file():  # tfport labels the signature inside the file; another tool's file has no label
+            (key,) = self._files
+            named = self._session(key, key)[0].get_modelmeta().custom_metadata_map.get(labels.SIGNATURE)
+            if named and named != key:
+                self._files, self._sessions = {named: artifact}, {named: self._sessions.pop(key)}
+            self._unnamed = not named
+
+    @property
+    def unnamed(self) -> bool:
+        return self._unnamed
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         session, inputs, outputs = self._session(self._file_for(signature), signature)
@@ -135,6 +148,8 @@ class OnnxRunner(Runner):
     def _file_for(self, signature: str) -> str:
         """The signature whose file answers `signature`: itself, or the one it aliases. Without
         tfport.json (a file copied elsewhere) each file's `tfport.aliases` says what it answers."""
+        if self._unnamed:
+            return next(iter(self._files))
         if signature not in self._files and signature not in self._aliases:
             for key in self._files:
                 self._session(key, key)
@@ -182,14 +197,26 @@ class OnnxRunner(Runner):
 
 
 def _onnx_feed(session, inputs: Mapping[str, str], feed: Feed, signature: str) -> dict[str, np.ndarray]:
-    """The feed keyed by the session's input names, in its dtypes."""
+    """The feed keyed by the session's input names, in its dtypes. A file tfport made says which
+    key each input is (tfport.inputs); another tool's inputs are matched by name and spec."""
+    graph_inputs = session.get_inputs()
+    if not inputs:
+        offered = {i.name: (_numpy_type(i.type), tuple(d if isinstance(d, int) else None for d in i.shape))
+                   for i in graph_inputs}
+        inputs = inputs_matched(feed, offered, f"the ONNX model's inputs for signature {signature!r}")
     onnx_feed = {}
-    for graph_input in session.get_inputs():
+    for graph_input in graph_inputs:
         key = inputs.get(graph_input.name, graph_input.name)
         if key not in feed:
             raise BadInputError(f"signature {signature!r} needs input {key!r}; the feed has {', '.join(feed)}")
         onnx_feed[graph_input.name] = _to_onnx(np.asarray(feed[key]), graph_input.type)
     return onnx_feed
+
+
+def _numpy_type(onnx_type: str) -> str | None:
+    if onnx_type == "tensor(string)":
+        return "string"
+    return np.dtype(ORT_TYPES[onnx_type]).name if onnx_type in ORT_TYPES else None
 
 
 def _to_onnx(value: np.ndarray, onnx_type: str) -> np.ndarray:
@@ -212,9 +239,51 @@ def runtime_problem() -> str | None:
     return None
 
 
+# ModelProto's top-level fields and their wire types (onnx.proto): ir_version, producer_name and
+# _version, domain, model_version, doc_string, graph, opset_import, metadata_props, functions…
+MODEL_FIELDS = {1: VARINT, 2: LENGTH, 3: LENGTH, 4: LENGTH, 5: VARINT, 6: LENGTH, 7: LENGTH, 8: LENGTH,
+                14: LENGTH, 20: LENGTH, 25: LENGTH}
+MAX_FIELDS = 4096
+
+
+def is_onnx_file(path: Path) -> bool:
+    """Whether the file is an ONNX model by its content, whatever its name: its top-level fields,
+    read by their keys alone (payloads are skipped, so a large model costs a few reads), are
+    ModelProto's, with an ir_version and a graph, and end exactly at the end of the file."""
+    try:
+        size = path.stat().st_size
+        seen: set[int] = set()
+        with path.open("rb") as file:
+            for _ in range(MAX_FIELDS):
+                if file.tell() == size:
+                    return {1, 7} <= seen
+                key = _read_varint(file)
+                number, wire_type = key >> 3, key & 7
+                if MODEL_FIELDS.get(number) != wire_type:
+                    return False
+                seen.add(number)
+                value = _read_varint(file)
+                if wire_type == LENGTH:
+                    file.seek(value, 1)
+                if file.tell() > size:
+                    return False
+    except (OSError, WireError):
+        return False
+    return False
+
+
+def _read_varint(file) -> int:
+    data = file.read(10)
+    value, used = read_varint(data, 0)
+    file.seek(used - len(data), 1)
+    return value
+
+
 def recognizes(path: Path) -> bool:
-    """A `.onnx` file, or a directory holding `.onnx` files (what `convert` writes)."""
-    return (path.is_file() and path.suffix == ".onnx") or (path.is_dir() and any(path.glob("*.onnx")))
+    """An ONNX model file (by content), or a directory holding `.onnx` ones (what `convert` writes)."""
+    if path.is_file():
+        return is_onnx_file(path)
+    return path.is_dir() and any(is_onnx_file(file) for file in path.glob("*.onnx"))
 
 
 TARGET = Target(
@@ -225,6 +294,7 @@ TARGET = Target(
     convert=lazy("tfport.converters.onnx:convert"),
     open_runner=OnnxRunner,
     recognizes=recognizes,
+    suffixes=(".onnx",),
     runtime_problem=runtime_problem,
     check_options=session_settings,  # an unknown level or an unavailable provider, before converting
     packages=("tensorflow", "tf2onnx", "onnx", "onnxruntime"),

@@ -10,6 +10,7 @@ Default tolerances, per quantization mode (measurements in docs/targets.md, "ope
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,25 @@ def runtime_problem() -> str | None:
     return None
 
 
+IR_ROOT = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<net[\s>]", re.S)
+
+
+def is_ir_file(path: Path) -> bool:
+    """Whether the file is an OpenVINO IR model by its content (an XML document whose root is
+    <net>), with the .bin of its weights beside it, as OpenVINO reads them."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return bool(IR_ROOT.match(head)) and path.with_suffix(".bin").is_file()
+
+
 def recognizes(path: Path) -> bool:
-    """An OpenVINO IR `.xml` (beside its `.bin`), or a directory of them (what `convert` writes)."""
+    """An OpenVINO IR model (by content, beside its `.bin`), or a directory of them (what `convert` writes)."""
     if path.is_file():
-        return path.suffix == ".xml" and path.with_suffix(".bin").is_file()
-    return path.is_dir() and any(xml.with_suffix(".bin").is_file() for xml in path.glob("*.xml"))
+        return is_ir_file(path)
+    return path.is_dir() and any(is_ir_file(xml) for xml in path.glob("*.xml"))
 
 
 TARGET = Target(
@@ -132,6 +147,7 @@ TARGET = Target(
     convert=lazy("tfport.converters.openvino:convert"),
     open_runner=OpenVinoRunner,
     recognizes=recognizes,
+    suffixes=(".xml",),
     runtime_problem=runtime_problem,
     check_options=check_options,
     packages=("tensorflow", "openvino", "nncf"),

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from tfport.converters import tfjs_env
-from tfport.converters.tfjs_format import GRAPH_DTYPES
+from tfport.converters.tfjs_format import GRAPH_DTYPES, tensor_spec
 from tfport.errors import BadInputError, RuntimeFailure
+from tfport.parity.io_names import inputs_matched
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, Feed, Runner, Target, TargetOption
 from tfport.targets import tfjs_node
@@ -41,10 +42,33 @@ BACKENDS = ("cpu", "wasm")
 DEFAULT_BACKEND = "wasm"
 RUNTIMES = ("node", "chromium")
 NOT_COMPUTED = {"Const", "Placeholder", "NoOp"}  # model.json nodes with no value of their own to compare
+HANDLES = {"DT_RESOURCE", "DT_VARIANT"}  # signature inputs TF.js fills itself (a table's handle), never fed
+
+
+MODEL_FORMATS = ("graph-model", "layers-model")  # model.json's "format" field
+
+
+def model_json_format(path: Path) -> str | None:
+    """The format of a model.json by its content ("graph-model", "layers-model"), whatever the
+    file is named; None for anything else."""
+    try:
+        with path.open("rb") as file:
+            if file.read(1).lstrip() not in (b"{", b""):
+                return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("modelTopology"), dict):
+        return None
+    found = data.get("format") or ("graph-model" if "node" in data["modelTopology"] else "layers-model")
+    return found if found in MODEL_FORMATS else None
 
 
 def read_model_json(path: Path) -> dict[str, Any]:
     """model.json, refused when it is malformed or its weight files lie outside its directory."""
+    if model_json_format(path) == "layers-model":
+        raise BadInputError(f"{path} is a TF.js layers model; tfport checks graph models — convert the SavedModel "
+                            "with tensorflowjs_converter --input_format=tf_saved_model")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         manifest = data.get("weightsManifest", [])
@@ -58,7 +82,8 @@ def read_model_json(path: Path) -> dict[str, Any]:
     for weight in paths:
         resolved = (root / weight).resolve()
         if root not in resolved.parents:
-            raise BadInputError(f"{path} names weight file {weight!r} outside its directory — refusing to read it")
+            raise BadInputError(f"{path} names weight file {weight!r} outside its directory — refusing to read it; "
+                                "put the weight files beside model.json and name them relative to it")
     return data
 
 
@@ -73,10 +98,16 @@ def check_runtime_options(options: Mapping[str, Any]) -> tuple[str, str]:
 
 
 class TfjsRunner(Runner):
-    """Feeds golden samples to the graph models by signature key, on Node.js (or Chromium)."""
+    """Feeds golden samples to the graph models by signature key, on Node.js (or Chromium).
+
+    `artifact` is what `convert` writes (one directory per signature), or the directory of one
+    graph model that another tool made (tensorflowjs_converter's `web_model/`)."""
 
     def __init__(self, artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]):
-        self._artifact = artifact
+        self._artifact = Path(artifact)
+        self._single: Path | None = self._artifact / "model.json"  # one graph model, another tool's
+        if not self._single.is_file():
+            self._single = None
         facts = metadata.target_data if metadata else {}
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
         self._directories: Mapping[str, str] = facts.get("model_dirs", {})
@@ -93,6 +124,10 @@ class TfjsRunner(Runner):
         from tfport.targets.tfjs_browser import BrowserSession
 
         return BrowserSession(self._bundle_dir(), backend)
+
+    @property
+    def unnamed(self) -> bool:
+        return self._single is not None
 
     @property
     def notes(self) -> list[str]:
@@ -119,7 +154,7 @@ class TfjsRunner(Runner):
     def _run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         key = self._aliases.get(signature, signature)
         names = list(self._graph(key)["outputs"])
-        values = self._engine.run(key, [(name, np.asarray(value)) for name, value in feed.items()], names)
+        values = self._engine.run(key, self._feed(key, feed), names)
         outputs = self._graph(key)["outputs"]
         dtypes = self._output_dtypes.get(signature) or {  # no tfport.json beside the artifact: model.json's
             name: GRAPH_DTYPES.get(spec.get("dtype")) for name, spec in outputs.items()}
@@ -130,23 +165,36 @@ class TfjsRunner(Runner):
         a fused node after the last op fused into it), in the file's order."""
         key = self._aliases.get(signature, signature)
         self._graph(key)
-        model_json = self._artifact / self._directories.get(key, key) / "model.json"
-        nodes = [node["name"] for node in read_model_json(model_json).get("modelTopology", {}).get("node", [])
+        nodes = [node["name"] for node in read_model_json(self._model_json(key)).get("modelTopology", {}).get("node", [])
                  if node.get("op") not in NOT_COMPUTED]
-        values = self._engine.run(key, [(name, np.asarray(value)) for name, value in feed.items()], nodes, nodes=True)
+        values = self._engine.run(key, self._feed(key, feed), nodes, nodes=True)
         return [([name], value) for name, value in zip(nodes, values) if value.dtype.kind == "f"]
 
     def timed_runs(self, signature: str, feed: Feed, warmup: int, runs: int) -> list[float]:
         key = self._aliases.get(signature, signature)
         names = list(self._graph(key)["outputs"])
-        return self._engine.time(key, [(name, np.asarray(value)) for name, value in feed.items()], names, warmup, runs)
+        return self._engine.time(key, self._feed(key, feed), names, warmup, runs)
+
+    def _feed(self, key: str, feed: Feed) -> list[tuple[str, np.ndarray]]:
+        """The feed under model.json's input keys: the SavedModel's own in what `convert` writes,
+        tensor names (`left:0`) in some of tensorflowjs_converter's (tfport.parity.io_names)."""
+        offered = {name: tensor_spec(entry) for name, entry in self._graph(key)["inputs"].items()
+                   if entry.get("dtype") not in HANDLES}
+        keys = inputs_matched(feed, offered, f"the TF.js model's inputs for signature {key!r}")
+        return [(name, np.asarray(feed[keys[name]])) for name in offered]
+
+    def _model_json(self, key: str) -> Path:
+        if self._single is not None:
+            return self._single
+        directory = self._directories.get(key, key)
+        model_json = self._artifact / directory / "model.json"
+        if "/" in directory or directory in (".", "..") or not model_json.is_file():
+            raise BadInputError(f"{self._artifact} has no model for signature {key!r} ({directory}/model.json)")
+        return model_json
 
     def _graph(self, key: str) -> dict[str, Any]:
         if key not in self._models:
-            directory = self._directories.get(key, key)
-            model_json = self._artifact / directory / "model.json"
-            if "/" in directory or directory in (".", "..") or not model_json.is_file():
-                raise BadInputError(f"{self._artifact} has no model for signature {key!r} ({directory}/model.json)")
+            model_json = self._model_json(key)
             self._models[key] = read_model_json(model_json)["signature"]
             self._engine.load(key, model_json)
         return self._models[key]
@@ -187,7 +235,10 @@ def setup() -> str:
 
 
 def _recognizes(path: Path) -> bool:
-    return path.is_dir() and (any(path.glob("*/model.json")) or (path / "parity.html").is_file())
+    """A TF.js model directory by content: holding a model.json (tensorflowjs_converter's output,
+    whatever the directory is named), or one model directory per signature (what `convert` writes)."""
+    return path.is_dir() and (model_json_format(path / "model.json") is not None or (path / "parity.html").is_file()
+                              or any(model_json_format(file) for file in path.glob("*/model.json")))
 
 
 TARGET = Target(

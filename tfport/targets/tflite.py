@@ -225,6 +225,18 @@ def runtime_problem() -> str | None:
     return None
 
 
+FILE_IDENTIFIER = b"TFL3"  # the flatbuffer's file identifier, bytes 4–8 of every TFLite model
+
+
+def is_tflite_file(path: Path) -> bool:
+    """Whether the file is a TFLite model by its content, whatever its name."""
+    try:
+        with path.open("rb") as file:
+            return path.is_file() and file.read(8)[4:8] == FILE_IDENTIFIER
+    except OSError:
+        return False
+
+
 def setup() -> str:
     """tfport's TensorFlow 2.19 environment, whose interpreter runs files with Select TF ops (Flex)."""
     from tfport.converters import tfjs_env
@@ -239,7 +251,8 @@ TARGET = Target(
     tolerances=TOLERANCES,
     convert=lazy("tfport.converters.tflite:convert"),
     open_runner=TFLiteRunner,
-    recognizes=lambda path: path.is_file() and path.suffix == ".tflite",
+    recognizes=is_tflite_file,
+    suffixes=(".tflite",),
     runtime_problem=runtime_problem,
     setup=setup,
     packages=("tensorflow", "ai-edge-litert"),
