@@ -68,3 +68,17 @@ def convert_model(saved_model, tmp_path):
         return report.results[0]
 
     return run
+
+
+@pytest.fixture
+def golden_of(saved_model, tmp_path):
+    """golden_of("bert_style", **SynthesisOptions fields) -> the GoldenSet recorded for that model (8 samples)."""
+    from tfport.golden.recording import make_golden
+    from tfport.golden.synthesis import SynthesisOptions
+    from tfport.savedmodel.reader import inspect_saved_model
+
+    def record(name: str, **options):
+        model = inspect_saved_model(saved_model(name))
+        return make_golden(model, tmp_path / f"golden-{name}", SynthesisOptions(**{"samples": 8, **options}), None)
+
+    return record

@@ -5,18 +5,10 @@ import pytest
 
 from tfport.errors import EXIT_BAD_INPUT
 from tfport.golden.golden_set import read_golden
-from tfport.golden.recording import make_golden
-from tfport.golden.synthesis import SynthesisOptions
-from tfport.savedmodel.reader import inspect_saved_model
 
 
-def _golden(saved_model, tmp_path, name, **options):
-    model = inspect_saved_model(saved_model(name))
-    return make_golden(model, tmp_path / f"golden-{name}", SynthesisOptions(samples=8, **options), None)
-
-
-def test_bert_style_inputs_index_their_own_tables(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "bert_style")
+def test_bert_style_inputs_index_their_own_tables(golden_of):
+    golden = golden_of("bert_style")
     inputs, inferred = golden.inputs["serving_default"], golden.manifest["inferred"]
     assert inputs["token_type_ids"].max() <= 1 and inputs["input_ids"].max() >= 50
     assert set(np.unique(inputs["attention_mask"])) == {0, 1} and (inputs["attention_mask"][..., 0] == 1).all()
@@ -25,30 +17,30 @@ def test_bert_style_inputs_index_their_own_tables(saved_model, tmp_path):
     assert "mask" in inferred["serving_default/attention_mask"]
 
 
-def test_gpt2_style_ids_and_padding_mask(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "gpt2_style")
+def test_gpt2_style_ids_and_padding_mask(golden_of):
+    golden = golden_of("gpt2_style")
     inputs, inferred = golden.inputs["serving_default"], golden.manifest["inferred"]
     assert inputs["input_ids"].max() < 50 and "table of 50 rows" in inferred["serving_default/input_ids"]
     mask = inputs["padding_mask"][:, 0]
     assert (mask[:, 0] == 1).all() and (np.diff(mask, axis=-1) <= 0).all() and (mask == 0).any()
 
 
-def test_raw_string_tokens_come_from_the_lookup_table(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "text_tokens")
+def test_raw_string_tokens_come_from_the_lookup_table(golden_of):
+    golden = golden_of("text_tokens")
     (tokens,) = golden.inputs["serving_default"].values()
     assert set(np.unique(tokens)) <= {b"the", b"cat", b"sat", b"on", b"mat", b"<tfport-unknown>"}
     assert len(np.unique(tokens)) >= 4
 
 
-def test_rescaled_pixels_get_0_to_255(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "pixels_0_255")
+def test_rescaled_pixels_get_0_to_255(golden_of):
+    golden = golden_of("pixels_0_255")
     (pixels,) = golden.inputs["serving_default"].values()
     assert pixels.max() > 200 and pixels.min() >= 0
     assert "Rescaling" in next(iter(golden.manifest["inferred"].values()))
 
 
-def test_normalized_features_get_mean_plus_minus_two_std(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "normalized_features")
+def test_normalized_features_get_mean_plus_minus_two_std(golden_of):
+    golden = golden_of("normalized_features")
     features = golden.inputs["serving_default"]["features"].reshape(-1, 3)
     mean, std = np.array([10.0, -5.0, 100.0]), np.array([2.0, 1.0, 50.0])
     assert (features >= mean - 2 * std).all() and (features <= mean + 2 * std).all()
@@ -57,22 +49,22 @@ def test_normalized_features_get_mean_plus_minus_two_std(saved_model, tmp_path):
     assert "3 per-feature ranges within [-7, 200)" in note and "Normalization" in note and "mean ± 2·std" in note
 
 
-def test_uint8_images_get_0_to_255(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "uint8_image")
+def test_uint8_images_get_0_to_255(golden_of):
+    golden = golden_of("uint8_image")
     image = golden.inputs["serving_default"]["image"]
     assert image.dtype == np.uint8 and image.max() > 200
     assert "8-bit unsigned image (4 dims, 3 channels)" in golden.manifest["inferred"]["serving_default/image"]
 
 
-def test_words_of_a_table_restored_from_the_checkpoint(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "mutable_vocabulary")
+def test_words_of_a_table_restored_from_the_checkpoint(golden_of):
+    golden = golden_of("mutable_vocabulary")
     words = set(np.unique(golden.inputs["serving_default"]["words"]))
     assert words == {b"alpha", b"beta", b"gamma", b"<tfport-unknown>"}
     assert "3 words of the model's own vocabulary" in golden.manifest["inferred"]["serving_default/words"]
 
 
-def test_unknown_spatial_dims_grow_until_the_model_runs(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "fully_convolutional")
+def test_unknown_spatial_dims_grow_until_the_model_runs(golden_of):
+    golden = golden_of("fully_convolutional")
     (image,) = golden.inputs["serving_default"].values()
     assert image.shape[2:4] == (16, 16)
     note = golden.manifest["inferred"]["serving_default/*"]

@@ -11,18 +11,10 @@ import numpy as np
 import pytest
 
 from tfport.errors import EXIT_BAD_INPUT, EXIT_OK
-from tfport.golden.recording import make_golden
-from tfport.golden.synthesis import SynthesisOptions
-from tfport.savedmodel.reader import inspect_saved_model
 
 
-def _golden(saved_model, tmp_path, name, **options):
-    model = inspect_saved_model(saved_model(name))
-    return make_golden(model, tmp_path / f"golden-{name}", SynthesisOptions(samples=8, **options), None)
-
-
-def test_keras3_embeddings_get_their_rows_and_ids_spread_over_the_vocabulary(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "keras_hub_bert")
+def test_keras3_embeddings_get_their_rows_and_ids_spread_over_the_vocabulary(golden_of):
+    golden = golden_of("keras_hub_bert")
     inputs, inferred = golden.inputs["serving_default"], golden.manifest["inferred"]
     assert "table of 2 rows" in inferred["serving_default/segment_ids"]
     assert "table of 1000 rows" in inferred["serving_default/token_ids"]
@@ -31,8 +23,8 @@ def test_keras3_embeddings_get_their_rows_and_ids_spread_over_the_vocabulary(sav
     assert tokens.max() < 1000 and tokens.max() >= 500 and len(np.unique(tokens)) >= 0.8 * tokens.size
 
 
-def test_a_waveform_gets_a_length_with_a_non_empty_output(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "waveform_frontend")
+def test_a_waveform_gets_a_length_with_a_non_empty_output(golden_of):
+    golden = golden_of("waveform_frontend")
     note = golden.manifest["inferred"]["serving_default/*"]
     assert "set to 512" in note and "an empty output_0 [1, 0, 32]" in note
     assert all(array.size for outputs in golden.outputs.values() for array in outputs.values())
@@ -44,16 +36,16 @@ def test_a_golden_set_is_never_recorded_with_an_empty_output(cli, saved_model):
     assert "an empty output_0 [1, 0, 32]" in " ".join(refused.output.split())
 
 
-def test_both_branches_of_an_input_cond_run(saved_model, tmp_path):
-    golden = _golden(saved_model, tmp_path, "two_branch_cond")
+def test_both_branches_of_an_input_cond_run(golden_of):
+    golden = golden_of("two_branch_cond")
     x = golden.inputs["serving_default"]["x"]
     assert (x.sum(axis=(1, 2)) > 0).any() and (x.sum(axis=(1, 2)) <= 0).any()
     assert "widened from the default [0, 1)" in golden.manifest["inferred"]["serving_default/x"]
     assert golden.manifest["coverage"] == {}
 
 
-def test_keras3_index_wrapping_is_not_a_branch(saved_model, tmp_path):
-    assert _golden(saved_model, tmp_path, "keras_hub_bert").manifest["coverage"] == {}
+def test_keras3_index_wrapping_is_not_a_branch(golden_of):
+    assert golden_of("keras_hub_bert").manifest["coverage"] == {}
 
 
 @pytest.mark.slow
