@@ -1038,3 +1038,26 @@ def two_branch_cond(path: Path) -> Path:
     module = Branches()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     return path
+
+
+def broadcast_bias_cnn(path: Path) -> Path:
+    """A convolution plus a (1, 1, C) weight and a dense layer plus a batch of biases — what
+    tensorflowjs fuses into _FusedConv2D / _FusedMatMul with a bias of rank 4 and rank 2, which
+    TF.js's wasm backend refuses."""
+    tf = tensorflow()
+
+    class Net(tf.Module):
+        def __init__(self):
+            self.kernel = tf.Variable(tf.random.stateless_normal([3, 3, 2, 4], seed=[9, 1]))
+            self.offset = tf.Variable(tf.random.stateless_normal([1, 1, 1, 4], seed=[9, 2]))
+            self.dense = tf.Variable(tf.random.stateless_normal([4, 3], seed=[9, 3]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 2], tf.float32, name="image"),
+                                      tf.TensorSpec([None, 3], tf.float32, name="shift")])
+        def serve(self, image, shift):
+            features = tf.nn.relu(tf.nn.conv2d(image, self.kernel, 1, "SAME") + self.offset)
+            return {"scores": tf.nn.relu(tf.matmul(tf.reduce_mean(features, axis=[1, 2]), self.dense) + shift)}
+
+    module = Net()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path

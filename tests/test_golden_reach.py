@@ -70,9 +70,9 @@ def test_passes_every_target_with_no_options(cli, saved_model, name):
 
 @pytest.mark.slow
 def test_an_error_report_says_what_it_ran_on_and_keeps_the_artifact(cli, saved_model, tmp_path):
-    done = cli("convert", saved_model("einsum"), "--to", "tfjs", "--tfjs-backend", "wasm", "--samples", "2")
-    assert done.exit_code != EXIT_OK
-    out = tmp_path / "dist" / "einsum"
+    done = cli("convert", saved_model("tensorarray_decoder"), "--to", "tfjs", "--samples", "2")
+    assert done.exit_code != EXIT_OK  # TF.js frees the TensorList items of this loop (tfport.converters.tfjs_loop_lists)
+    out = tmp_path / "dist" / "tensorarray_decoder"
     (result,) = json.loads((out / "report.json").read_text())["results"]
     assert result["error"] and result["size_bytes"] and len(result["sha256"]) == 64
     html = (out / "report.html").read_text()

@@ -74,3 +74,33 @@ def test_builtin_forms_answer_exactly_like_the_original(saved_model, tmp_path, n
         assert np.array_equal(expected[key].numpy(), answered[key].numpy()), key
     ops = {node.op for f in copy.graph.as_graph_def().library.function for node in f.node_def}
     assert {"Roll", "MatrixSetDiagV3", "MatrixBandPart", "CombinedNonMaxSuppression", "PrintV2"}.isdisjoint(ops)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("btd,dhk->bthk", [(3, 5, 4), (4, 2, 3)]),  # EinsumDense's projection (tests/models.py einsum)
+    ("aecd,abcd->acbe", [(2, 5, 3, 4), (2, 6, 3, 4)]),  # MultiHeadAttention's scores
+    ("acbe,aecd->abcd", [(2, 3, 6, 5), (2, 5, 3, 4)]),  # … and its weighted values
+    ("abcd,cde->abe", [(2, 6, 3, 4), (3, 4, 7)]),  # its output projection
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ij,kj->ik", [(3, 4), (5, 4)]),
+])
+def test_einsum_as_matmuls_matches_tf_einsum(tmp_path, equation, shapes):
+    """The TF.js form of Einsum (Transpose, Reshape, a batched MatMul) computes what tf.einsum does."""
+    from tfport.savedmodel.rewrites.builtin_forms import EINSUM_FORMS, FORMS
+
+    tf = tensorflow()
+
+    class Einsum(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, *s[1:]], tf.float32, name=n) for s, n in zip(shapes, "ab")])
+        def serve(self, a, b):
+            return {"y": tf.einsum(equation, a, b)}
+
+    module = Einsum()
+    tf.saved_model.save(module, str(tmp_path / "model"), signatures={"serving_default": module.serve})
+    notes = rewrite_saved_model(tmp_path / "model", tmp_path / "copy", einsum_matmuls=True)
+    assert any("1 Einsum op(s)" in note for note in notes), notes
+    assert "Einsum" in EINSUM_FORMS and "Einsum" not in FORMS  # for TF.js alone: the other targets have Einsum
+    rng = np.random.default_rng(5)
+    feed = {n: tf.constant(rng.random(s).astype(np.float32)) for s, n in zip(shapes, "ab")}
+    expected = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"](**feed)["y"]
+    answered = tf.saved_model.load(str(tmp_path / "copy")).signatures["serving_default"](**feed)["y"]
+    np.testing.assert_allclose(answered.numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)

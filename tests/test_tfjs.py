@@ -81,13 +81,43 @@ def test_parity_runs_on_wasm_and_says_so(convert_model):
     assert "ran on TF.js on Node.js, wasm backend" in result.notes
 
 
-def test_a_model_wasm_cannot_run_falls_back_to_cpu_unless_wasm_was_asked_for(convert_model):
-    result = convert_model("tfjs", "einsum", samples=2)
+@pytest.mark.parametrize("name", ["broadcast_bias_cnn", "dict_io"])
+def test_fused_ops_with_a_wide_bias_are_fixed_to_run_on_wasm(convert_model, tmp_path, name):
+    """tensorflowjs fuses a [1, 1, 1, C] constant (conv) and a batch of biases (matmul): wasm refuses both."""
+    result = convert_model("tfjs", name, samples=4, target_options={"tfjs_backend": "wasm"})
+    assert result.verdict == "pass", result.error or [o.summary() for o in result.outputs]
+    assert any("bias of rank > 1" in note for note in result.notes)
+    model = json.loads((tmp_path / "out" / result.artifact / "serving_default" / "model.json").read_text())
+    shapes = {w["name"]: w["shape"] for group in model["weightsManifest"] for w in group["weights"]}
+    for node in model["modelTopology"]["node"]:
+        if node["op"] in {"_FusedConv2D", "_FusedMatMul"}:
+            assert len(shapes[node["input"][2]]) == 1, node
+
+
+def test_einsum_is_rewritten_to_run_on_wasm(convert_model, tmp_path):
+    result = convert_model("tfjs", "einsum", samples=2, target_options={"tfjs_backend": "wasm"})
     assert result.verdict == "pass", result.error
-    assert ("ran on TF.js on Node.js, cpu backend (the wasm backend failed: Kernel 'Einsum' not registered "
-            "for backend 'wasm')") in result.notes
-    asked = convert_model("tfjs", "einsum", samples=2, target_options={"tfjs_backend": "wasm"})
-    assert asked.verdict == "error" and "Kernel 'Einsum' not registered for backend 'wasm'" in asked.error
+    assert any("rewrote 1 Einsum op(s) as Transpose, Reshape and a batched MatMul" in note for note in result.notes)
+    assert "Einsum" not in _ops(tmp_path / "out" / result.artifact / "serving_default" / "model.json")
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "embedding_gru"])
+def test_recurrent_loops_run_on_wasm(convert_model, name):
+    """TF.js frees a While body's TensorList item on wasm unless it is the copy the body returns."""
+    result = convert_model("tfjs", name, samples=2, target_options={"tfjs_backend": "wasm"})
+    assert result.verdict == "pass", result.error
+    assert any("loop write(s) to a TensorList store the copy the loop body returns" in n for n in result.notes)
+
+
+def test_a_model_wasm_cannot_run_falls_back_to_cpu_unless_wasm_was_asked_for(convert_model):
+    """TF.js's wasm backend has no FFT or ComplexAbs kernel (an STFT front end): the verdict says
+    which backend ran it."""
+    result = convert_model("tfjs", "stft_frontend", samples=2)
+    assert result.verdict == "pass", result.error
+    assert any(note.startswith("ran on TF.js on Node.js, cpu backend (the wasm backend failed: ")
+               for note in result.notes), result.notes
+    asked = convert_model("tfjs", "stft_frontend", samples=2, target_options={"tfjs_backend": "wasm"})
+    assert asked.verdict == "error" and "failed on signature" in asked.error  # no fallback when wasm was asked for
 
 
 def test_unsupported_op_is_named(cli, saved_model, tmp_path):

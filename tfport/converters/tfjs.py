@@ -23,6 +23,8 @@ from pathlib import Path
 
 from tfport.converters.tfjs_env import run_tensorflowjs
 from tfport.converters.tfjs_format import tensor_spec
+from tfport.converters.tfjs_loop_lists import store_returned_items
+from tfport.converters.tfjs_wide_biases import make_biases_vectors
 from tfport.errors import BadInputError, ConversionError
 from tfport.logfile import native_errors, with_native_reason
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
@@ -54,7 +56,8 @@ def convert(request: ConversionRequest) -> ConversionResult:
 
     meta_graph = read_saved_model_proto(model.path)  # what each signature runs, for notes and failure reasons
 
-    with rewritten_model(model.path, erfc=True, flat_lookups=True, grouped_conv=True) as (source, rewrite_notes):
+    with rewritten_model(model.path, erfc=True, flat_lookups=True, grouped_conv=True,
+                         einsum_matmuls=True) as (source, rewrite_notes):
         notes += rewrite_notes
         outs = {key: artifact / directories[key] for key in model.distinct_signatures}
         versions = _run_tensorflowjs(source, model, outs, weight_dtype, shard, meta_graph)
@@ -63,6 +66,10 @@ def convert(request: ConversionRequest) -> ConversionResult:
         for key in model.distinct_signatures:
             model_json = artifact / directories[key] / "model.json"
             _key_by_signature(model_json, signature_tensors(source, model.tags, key))
+            notes += _wide_biases_note(*make_biases_vectors(model_json), key)
+            rewired = store_returned_items(model_json)
+            notes += [f"signature {key!r}: {rewired} loop write(s) to a TensorList store the copy the loop body "
+                      "returns, which TF.js keeps (on wasm it frees the original after each step)"] if rewired else []
             notes += _debug_ops_note(signature_op_types(meta_graph, key), key)
             notes += _unused_inputs(model_json, model.signatures[key], key)
     notes += model.alias_notes(lambda kept: f"it runs {directories[kept]}/model.json")
@@ -132,6 +139,14 @@ def _key_by_signature(model_json: Path, tensors) -> None:
     for side, keys in (("inputs", tensors.inputs), ("outputs", tensors.outputs)):
         signature[side] = {keys.get(entry["name"], name): entry for name, entry in signature.get(side, {}).items()}
     model_json.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _wide_biases_note(reshaped: int, unfused: int, key: str) -> list[str]:
+    """What tfport.converters.tfjs_wide_biases changed, for the report (parity checks it)."""
+    done = [f"{reshaped} broadcast constant bias(es) given rank 1"] * bool(reshaped) + [
+        f"{unfused} op(s) unfused into the op and an AddV2 of its bias"] * bool(unfused)
+    return [f"signature {key!r}: fused op(s) with a bias of rank > 1, which TF.js's wasm backend refuses: "
+            f"{' and '.join(done)}"] if done else []
 
 
 def _debug_ops_note(ops: list[str], key: str) -> list[str]:

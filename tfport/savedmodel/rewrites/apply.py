@@ -25,6 +25,8 @@
   that send a whole TFLite file to Flex, or that TF.js, ONNX or OpenVINO lack, as ops all have.
 - ResourceGather (tfport.savedmodel.rewrites.variable_gathers): a read and a GatherV2, which freeze.
 - |RFFT(x)| (tfport.savedmodel.rewrites.spectra, with spectrum_magnitudes, for ONNX): a real DFT.
+- Einsum (builtin_forms, with einsum_matmuls, for TF.js): Transpose, Reshape and a batched MatMul;
+  the wasm backend has no Einsum kernel (every Keras MultiHeadAttention and EinsumDense).
 - Erfc (Keras 3's exact GELU, 0.5·x·erfc(-x/√2)): tensorflowjs rejects it and onnxruntime has no
   kernel for it; Erfc(x) becomes Sub(1, Erf(x)), in the graph and in every function (loop bodies
   included). 1 - Erf(x) is exact to ~1e-7 absolute, where erfc itself is tiny (x ≳ 2).
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from tfport.savedmodel.reader import SAVED_MODEL_FILE
-from tfport.savedmodel.rewrites.builtin_forms import rewrite_builtin_forms
+from tfport.savedmodel.rewrites.builtin_forms import EINSUM_FORMS, FORMS, rewrite_builtin_forms
 from tfport.savedmodel.rewrites.debug_prints import remove_debug_prints
 from tfport.savedmodel.rewrites.flat_lookups import flatten_lookup_keys
 from tfport.savedmodel.rewrites.fold_tables import fold_vocabulary_tables
@@ -62,25 +64,28 @@ BUILTIN_FORMS = {"StridedSlice": "the slice without new axes plus ExpandDims (ne
                  "MatrixSetDiagV3": "a Select on row == column (set_diag)",
                  "MatrixBandPart": "a Select on column - row (band_part)",
                  "CombinedNonMaxSuppression": "one NonMaxSuppressionV5 over every image and class, then the "
-                                              "per-class and total limits by rank"}
+                                              "per-class and total limits by rank",
+                 "Einsum": "Transpose, Reshape and a batched MatMul (TF.js's wasm backend has no Einsum)"}
 
 
 @contextlib.contextmanager
 def rewritten_model(model_dir: Path, erfc: bool = False, flat_lookups: bool = False, grouped_conv: bool = False,
                     drop_table_collection: bool = False, unfused_lstm: bool = False,
-                    spectrum_magnitudes: bool = False) -> Iterator[tuple[Path, list[str]]]:
+                    spectrum_magnitudes: bool = False,
+                    einsum_matmuls: bool = False) -> Iterator[tuple[Path, list[str]]]:
     """(directory to convert, one note per rewrite): the model itself when nothing was rewritten."""
     with tempfile.TemporaryDirectory(prefix="tfport-rewritten-") as scratch:
         copy = Path(scratch) / Path(model_dir).name
         notes = rewrite_saved_model(model_dir, copy, erfc=erfc, flat_lookups=flat_lookups, grouped_conv=grouped_conv,
                                     drop_table_collection=drop_table_collection, unfused_lstm=unfused_lstm,
-                                    spectrum_magnitudes=spectrum_magnitudes)
+                                    spectrum_magnitudes=spectrum_magnitudes, einsum_matmuls=einsum_matmuls)
         yield (copy if notes else Path(model_dir)), notes
 
 
 def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat_lookups: bool = False,
                         grouped_conv: bool = False, drop_table_collection: bool = False,
-                        unfused_lstm: bool = False, spectrum_magnitudes: bool = False) -> list[str]:
+                        unfused_lstm: bool = False, spectrum_magnitudes: bool = False,
+                        einsum_matmuls: bool = False) -> list[str]:
     """Write the rewritten copy to `out_dir` and say what changed; [] writes nothing."""
     tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
@@ -99,7 +104,7 @@ def rewrite_saved_model(model_dir: Path, out_dir: Path, erfc: bool = False, flat
     count = remove_debug_prints(saved_model)
     notes += [f"removed {count} tf.print call(s) (PrintV2, Print): printing is no part of what the model computes, "
               "and no target but TensorFlow runs it (TFLite would need Flex for it)"] if count else []
-    forms = rewrite_builtin_forms(saved_model)
+    forms = rewrite_builtin_forms(saved_model, {**FORMS, **(EINSUM_FORMS if einsum_matmuls else {})})
     notes += [f"rewrote {count} {op} op(s) as {BUILTIN_FORMS[op]}, which every target has (checked by parity)"
               for op, count in sorted(forms.items())]
     count = read_then_gather(saved_model)

@@ -271,5 +271,51 @@ def _rank_within(groups):
     return tf.scatter_nd(tf.expand_dims(order, 1), tf.range(size) - first, tf.expand_dims(size, 0))
 
 
+def _einsum_form(node, scope: Scope) -> Form | None:
+    """A two-operand einsum without ellipsis or repeated letters (every Keras EinsumDense and
+    MultiHeadAttention) as Transpose, Reshape and one batched MatMul — what TensorFlow itself
+    computes it with: letters in both operands and the output are the batch, in both operands only
+    are contracted, in one operand and the output are its free dims, in one operand only are summed."""
+    equation = node.attr["equation"].s.decode() if "equation" in node.attr else ""
+    operands, _, out = equation.replace(" ", "").partition("->")
+    sides = operands.split(",")
+    if len(sides) != 2 or "." in equation or not out.isalpha() or any(
+            len(set(letters)) != len(letters) or not letters.isalpha() for letters in (*sides, out)):
+        return None
+    lhs, rhs = sides
+    batch = [c for c in lhs if c in rhs and c in out]
+    contracted = [c for c in lhs if c in rhs and c not in out]
+    left, right = [c for c in lhs if c not in rhs and c in out], [c for c in rhs if c not in lhs and c in out]
+    if set(out) != {*batch, *left, *right}:
+        return None
+    order = [*batch, *left, *right]
+
+    def arrange(x, letters: str, groups: list[list[str]]):
+        tf = tensorflow()
+        summed = [i for i, c in enumerate(letters) if not any(c in g for g in groups)]
+        if summed:
+            x = tf.reduce_sum(x, axis=summed)
+            letters = "".join(c for c in letters if any(c in g for g in groups))
+        x = tf.transpose(x, [letters.index(c) for g in groups for c in g])
+        dims = tf.shape(x)
+        sizes, start = [], 0
+        for g in groups:  # each group's dims, and their product: 1 for none (TF.js's Prod of nothing is garbage)
+            sizes.append([dims[start + i] for i in range(len(g))])
+            start += len(g)
+        merged = [tf.reduce_prod(tf.stack(d)) if len(d) > 1 else d[0] if d else 1 for d in sizes]
+        return tf.reshape(x, tf.stack(merged)), sizes
+
+    def form(a, b):
+        tf = tensorflow()
+        a3, (batch_dims, left_dims, _) = arrange(a, lhs, [batch, left, contracted])
+        b3, (_, _, right_dims) = arrange(b, rhs, [batch, contracted, right])
+        product = tf.reshape(tf.matmul(a3, b3), tf.stack([*batch_dims, *left_dims, *right_dims]))
+        return tf.transpose(product, [order.index(c) for c in out])
+
+    return Form(form, [i for i in node.input if not i.startswith("^")])
+
+
+# Only where a target lacks the op (TF.js's wasm backend has no Einsum kernel); elsewhere it stays.
+EINSUM_FORMS = {"Einsum": _einsum_form}
 FORMS = {"StridedSlice": _strided_slice_form, "Roll": _roll_form, "MatrixSetDiagV3": _set_diag_form,
          "MatrixBandPart": _band_part_form, "CombinedNonMaxSuppression": _combined_nms_form}
