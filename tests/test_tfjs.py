@@ -164,6 +164,24 @@ def test_bundle_runs_on_wasm_in_chromium(cli, saved_model, tmp_path):
     assert checked.exit_code == 0, checked.output
 
 
+@needs_chromium
+@pytest.mark.parametrize("name", ["trained_cnn", "lstm"])
+def test_webgl_parity_runs_in_chromium(cli, saved_model, tmp_path, name):
+    """Debian's Chromium gives headless pages WebGL2 on SwiftShader, with float32 render targets."""
+    done = cli("convert", saved_model(name), "--to", "tfjs", "--bundle", "--runtime", "chromium",
+               "--tfjs-backend", "webgl", "--samples", "3")
+    assert done.exit_code == 0, done.output
+    (result,) = json.loads((tmp_path / "dist" / name / "report.json").read_text())["results"]
+    assert "ran on TF.js in Chromium, webgl backend" in result["notes"]
+
+
+def test_webgl_needs_the_browser(cli, saved_model, tmp_path):
+    refused = cli("convert", saved_model("keras_mlp"), "--to", "tfjs", "--tfjs-backend", "webgl", "--samples", "2")
+    assert refused.exit_code == EXIT_BAD_INPUT
+    (result,) = json.loads((tmp_path / "dist" / "keras_mlp" / "report.json").read_text())["results"]
+    assert "--tfjs-backend webgl runs in a browser — add --runtime chromium" in result["error"]
+
+
 def test_chromium_needs_a_bundle(cli, saved_model, tmp_path):
     assert cli("convert", saved_model("dict_io"), "--to", "tfjs", "--samples", "2").exit_code == 0
     out = tmp_path / "dist" / "dict_io"

@@ -34,7 +34,8 @@ TOLERANCES = {
     "int8": Tolerance(min_cosine=0.995, min_snr_db=20.0, min_top1=0.95),
     "uint16": Tolerance(min_cosine=0.9999, min_snr_db=40.0),
 }
-BACKENDS = ("cpu", "wasm")
+BACKENDS = ("cpu", "wasm", "webgl")
+BROWSER_BACKENDS = {"webgl"}  # need a browser's GPU context (Debian's Chromium: SwiftShader, float32 textures)
 # Without --tfjs-backend, parity runs on wasm: on MobileNetV2 it takes 1.8 s where cpu takes 14.8 s
 # (8 samples), and it is the backend browser apps ship for the CPU. A model wasm cannot run (a
 # kernel it lacks, such as Einsum, or one it runs only for some shapes) then runs on cpu, and the
@@ -94,6 +95,8 @@ def check_runtime_options(options: Mapping[str, Any]) -> tuple[str, str]:
         raise BadInputError(f"--tfjs-backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if runtime not in RUNTIMES:
         raise BadInputError(f"--runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    if backend in BROWSER_BACKENDS and runtime != "chromium":
+        raise BadInputError(f"--tfjs-backend {backend} runs in a browser — add --runtime chromium")
     return backend, runtime
 
 
@@ -256,8 +259,8 @@ TARGET = Target(
     options={
         "shard_size": TargetOption("weight shard size in bytes (default 4 MiB)", int),
         "bundle": TargetOption("also write a browser bundle: ES module, typings, self-test page", bool, False),
-        "tfjs_backend": TargetOption("tfjs backend for parity: wasm or cpu (default: wasm, cpu for a model "
-                                     "needing a kernel wasm lacks)", str),
+        "tfjs_backend": TargetOption("tfjs backend for parity: wasm or cpu, or webgl with --runtime chromium "
+                                     "(default: wasm, cpu for a model needing a kernel wasm lacks)", str),
         "runtime": TargetOption("where parity runs: node, or chromium (needs a bundle)", str, "node"),
     },
 )

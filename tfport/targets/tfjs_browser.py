@@ -37,6 +37,7 @@ TFJS_FILES = {  # served under /tfjs/: UMD builds and wasm binaries from the pin
     "tf-converter.min.js": "tfjs-converter/dist/tf-converter.min.js",
     "tf-backend-cpu.min.js": "tfjs-backend-cpu/dist/tf-backend-cpu.min.js",
     "tf-backend-wasm.min.js": "tfjs-backend-wasm/dist/tf-backend-wasm.min.js",
+    "tf-backend-webgl.min.js": "tfjs-backend-webgl/dist/tf-backend-webgl.min.js",
     **{name: f"tfjs-backend-wasm/dist/{name}" for name in (
         "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm")},
 }
