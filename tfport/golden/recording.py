@@ -110,26 +110,27 @@ def _covering(runner, signature, synthesis: SynthesisOptions, vocabulary, inferr
     [-10, 10), [-100, 100) (integers likewise), kept only while the model accepts them and each
     step leaves fewer sides untaken. Inputs with a range the user gave, or one read off the
     graph, are never widened. Returns the inputs, why each widened input was, and what stays untaken."""
-    missed = _untaken(runner, signature.key, inputs)
-    widenable = sorted({name for u in missed for name in u.conditional.inputs if _default_range(
-        signature, synthesis, inferred, name) is not None})
+    from tfport.golden.coverage import untaken
+    from tfport.golden.golden_set import feeds
+
+    key = signature.key
+    found, tensors = _conditionals(runner, key)
+    missed = untaken(found, list(feeds(inputs)), tensors)
+    defaults = {name: _default_range(signature, synthesis, inferred, name) for u in missed for name in u.conditional.inputs}
+    widenable = sorted(name for name, default in defaults.items() if default is not None)
     told: dict[str, str] = {}
     for span in WIDER if widenable else ():
-        ranges = dict(synthesis.ranges)
-        for name in widenable:
-            low, high = _default_range(signature, synthesis, inferred, name)
-            bound = span * max(abs(low), abs(high))
-            ranges[f"{signature.key}/{name}"] = (-bound, bound)
+        spans = {name: span * max(abs(bound) for bound in defaults[name]) for name in widenable}
+        ranges = {**synthesis.ranges, **{f"{key}/{name}": (-bound, bound) for name, bound in spans.items()}}
         wider = synthesize_inputs(signature, replace(synthesis, ranges=ranges), vocabulary, inferred)
-        if runner.rejection(signature.key, {name: array[0] for name, array in wider.items()}) is not None:
+        if runner.rejection(key, {name: array[0] for name, array in wider.items()}) is not None:
             break
-        still = _untaken(runner, signature.key, wider)
+        still = untaken(found, list(feeds(wider)), tensors)
         if {_side(u) for u in still} < {_side(u) for u in missed}:
-            ops = ", ".join(dict.fromkeys(repr(u.conditional.op) for u in missed if set(u.conditional.inputs) & set(widenable)))
-            told = {name: f"[{ranges[f'{signature.key}/{name}'][0]:g}, {ranges[f'{signature.key}/{name}'][1]:g}): "
-                          f"widened from the default [{_default_range(signature, synthesis, inferred, name)[0]:g}, "
-                          f"{_default_range(signature, synthesis, inferred, name)[1]:g}) so that the samples take "
-                          f"every side of {ops}" for name in widenable}
+            ops = ", ".join(dict.fromkeys(repr(u.conditional.op) for u in missed if set(u.conditional.inputs) & set(spans)))
+            told = {name: f"[{-bound:g}, {bound:g}): widened from the default [{defaults[name][0]:g}, "
+                          f"{defaults[name][1]:g}) so that the samples take every side of {ops}"
+                    for name, bound in spans.items()}
             inputs, missed = wider, still
         if not missed:
             break
@@ -138,30 +139,36 @@ def _covering(runner, signature, synthesis: SynthesisOptions, vocabulary, inferr
 
 def _default_range(signature, synthesis: SynthesisOptions, inferred, name: str) -> tuple[float, float] | None:
     """The default range an input is synthesized from, or None when it has its own (given by the
-    user, read off the graph) or is not a number."""
+    user, read off the graph) or is not a signed number."""
     if name in inferred or name in synthesis.ranges or f"{signature.key}/{name}" in synthesis.ranges:
         return None
     dtype = signature.inputs[name].dtype
     if dtype in FLOAT_DTYPES:
         return synthesis.float_range
-    if dtype.startswith(("int", "uint")) and not dtype.startswith("uint"):
-        return synthesis.int_range
-    return None
+    return synthesis.int_range if dtype.startswith("int") else None
 
 
 def _side(untaken) -> tuple[str, tuple[str, ...]]:
     return untaken.conditional.op, untaken.sides
 
 
-def _untaken(runner, key: str, inputs: dict) -> list:
-    """The sides of the signature's input-dependent conditionals that no sample of `inputs` takes."""
-    from tfport.golden.coverage import conditionals, untaken
-    from tfport.golden.golden_set import feeds
+def _conditionals(runner, key: str) -> tuple[list, dict[str, str]]:
+    """The signature's input-dependent conditionals (read off its graph once), and its input tensors."""
+    from tfport.golden.coverage import conditionals
     from tfport.savedmodel.signature_tensors import function_tensors
 
     function = runner.signature(key)
     tensors = function_tensors(function, key)
-    return untaken(conditionals(function, tensors.inputs, tensors.outputs), list(feeds(inputs)), tensors.inputs)
+    return conditionals(function, tensors.inputs, tensors.outputs), tensors.inputs
+
+
+def _untaken(runner, key: str, inputs: dict) -> list:
+    """The sides of the signature's input-dependent conditionals that no sample of `inputs` takes."""
+    from tfport.golden.coverage import untaken
+    from tfport.golden.golden_set import feeds
+
+    found, tensors = _conditionals(runner, key)
+    return untaken(found, list(feeds(inputs)), tensors)
 
 
 def _fitting_size(runner, signature, synthesis: SynthesisOptions, vocabulary, inferred, function,

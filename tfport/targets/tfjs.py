@@ -53,9 +53,6 @@ def model_json_format(path: Path) -> str | None:
     """The format of a model.json by its content ("graph-model", "layers-model"), whatever the
     file is named; None for anything else."""
     try:
-        with path.open("rb") as file:
-            if file.read(1).lstrip() not in (b"{", b""):
-                return None
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
