@@ -82,7 +82,7 @@ def test_unknown_quantization_mode_names_the_choices(cli, saved_model):
 def test_target_options_are_checked_against_the_target(cli, saved_model):
     result = cli("convert", saved_model("keras_mlp"), "--opset", "13")
     assert result.exit_code == EXIT_BAD_INPUT
-    assert "unknown option --opset for target tflite — its options: --dynamic-batch, --int8-io" in result.output
+    assert "unknown option --opset for target tflite — its options: --bundle, --dynamic-batch, --int8-io" in result.output
 
 
 def test_several_quantization_modes_in_one_run(cli, saved_model, tmp_path):

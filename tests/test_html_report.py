@@ -9,7 +9,7 @@ import pytest
 
 from tfport.parity.metrics import OutputResult
 from tfport.reports.report import ArtifactResult, Report
-from tfport.targets.tfjs_browser import CHROMIUM_FLAGS, chromium_path
+from tfport.targets.browser import CHROMIUM_FLAGS, NO_GPU, chromium_path
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -77,7 +77,7 @@ def test_report_renders_in_chromium_without_console_errors(report_html, tmp_path
     def render(page):
         screenshot = tmp_path / f"{page.stem}.png"
         log = subprocess.run(
-            [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+            [chromium_path(), *CHROMIUM_FLAGS, *NO_GPU, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
              "--v=0", f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
             capture_output=True, text=True, timeout=120).stderr
         return screenshot.read_bytes(), [line for line in log.splitlines() if ":CONSOLE" in line]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tfport.errors import EXIT_BAD_INPUT, EXIT_CONVERSION_FAILED, BadInputError
+from tfport.targets.browser import chromium_path
 from tfport.targets.tfjs import read_model_json
-from tfport.targets.tfjs_browser import chromium_path
 from tfport.targets.tfjs_node import runtime_problem
 
 MODEL_KINDS = [
@@ -109,15 +109,33 @@ def test_recurrent_loops_run_on_wasm(convert_model, name):
     assert any("loop write(s) to a TensorList store the copy the loop body returns" in n for n in result.notes)
 
 
-def test_a_model_wasm_cannot_run_falls_back_to_cpu_unless_wasm_was_asked_for(convert_model):
-    """TF.js's wasm backend has no FFT or ComplexAbs kernel (an STFT front end): the verdict says
-    which backend ran it."""
-    result = convert_model("tfjs", "stft_frontend", samples=2)
-    assert result.verdict == "pass", result.error
-    assert any(note.startswith("ran on TF.js on Node.js, cpu backend (the wasm backend failed: ")
-               for note in result.notes), result.notes
-    asked = convert_model("tfjs", "stft_frontend", samples=2, target_options={"tfjs_backend": "wasm"})
-    assert asked.verdict == "error" and "failed on signature" in asked.error  # no fallback when wasm was asked for
+def test_a_model_wasm_cannot_run_fails_on_wasm_and_is_never_proven_on_cpu_instead(cli, saved_model, tmp_path):
+    """TF.js's wasm backend has no FFT or ComplexAbs kernel (an STFT front end): the default proves
+    wasm, so the verdict is an error that names wasm; with two backends, each gets its own verdict."""
+    model = saved_model("stft_frontend")
+    default = cli("convert", model, "--to", "tfjs", "--samples", "2", "--out", tmp_path / "default")
+    assert default.exit_code == EXIT_CONVERSION_FAILED
+    (result,) = json.loads((tmp_path / "default" / "report.json").read_text())["results"]
+    assert result["verdict"] == "error" and result["runtime"] == ""
+    assert "a web app on TF.js's wasm backend fails the same way; --tfjs-backend cpu" in result["error"]
+    both = cli("convert", model, "--to", "tfjs", "--samples", "2", "--tfjs-backend", "wasm,cpu",
+               "--out", tmp_path / "both")
+    assert both.exit_code == EXIT_CONVERSION_FAILED
+    report = json.loads((tmp_path / "both" / "report.json").read_text())
+    verdicts = {r["runtime"]: r["verdict"] for r in report["results"]}
+    assert verdicts == {"wasm": "error", "cpu": "pass"}
+    assert len({r["sha256"] for r in report["results"]}) == 1, "one artifact, two verdicts"
+    junit = (tmp_path / "both" / "junit.xml").read_text()
+    assert 'name="tfport.tfjs-float32.wasm"' in junit and 'name="tfport.tfjs-float32.cpu"' in junit
+    assert "tfjs (wasm)" in (tmp_path / "both" / "report.md").read_text()
+    assert "tfjs (cpu)" in (tmp_path / "both" / "report.html").read_text()
+
+
+def test_backend_lists_are_checked_before_any_work(cli, saved_model, tmp_path):
+    refused = cli("convert", saved_model("keras_mlp"), "--to", "tfjs", "--tfjs-backend", "wasm,gpu", "--samples", "2")
+    assert refused.exit_code == EXIT_BAD_INPUT
+    (result,) = json.loads((tmp_path / "dist" / "keras_mlp" / "report.json").read_text())["results"]
+    assert "--tfjs-backend 'wasm,gpu': choose from cpu, wasm, webgl" in result["error"]
 
 
 def test_unsupported_op_is_named(cli, saved_model, tmp_path):
@@ -180,6 +198,16 @@ def test_webgl_needs_the_browser(cli, saved_model, tmp_path):
     assert refused.exit_code == EXIT_BAD_INPUT
     (result,) = json.loads((tmp_path / "dist" / "keras_mlp" / "report.json").read_text())["results"]
     assert "--tfjs-backend webgl runs in a browser — add --runtime chromium" in result["error"]
+
+
+@needs_chromium
+def test_every_backend_of_a_list_gets_a_verdict_in_node_and_chromium(cli, saved_model, tmp_path):
+    done = cli("convert", saved_model("trained_cnn"), "--to", "tfjs", "--runtime", "node,chromium",
+               "--tfjs-backend", "wasm,webgl", "--samples", "3")
+    assert done.exit_code == 0, done.output
+    results = json.loads((tmp_path / "dist" / "trained_cnn" / "report.json").read_text())["results"]
+    assert {r["runtime"]: r["verdict"] for r in results} == {
+        "wasm in node": "pass", "wasm in chromium": "pass", "webgl in chromium": "pass"}
 
 
 def test_chromium_needs_a_bundle(cli, saved_model, tmp_path):

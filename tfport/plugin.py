@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tfport.errors import ConversionError
+from tfport.errors import BadInputError, ConversionError
 from tfport.parity.tolerance import Tolerance
 
 Feed = Mapping[str, np.ndarray]
@@ -191,6 +191,19 @@ def _no_check(options: Mapping[str, Any]) -> None:
     pass
 
 
+def listed_option(value: Any, known: tuple[str, ...], option: str) -> list[str]:
+    """The names of a comma-separated option (`--tfjs-backend wasm,cpu`), each known, in order, once."""
+    chosen = list(dict.fromkeys(part.strip() for part in str(value).split(",") if part.strip()))
+    if not chosen or any(name not in known for name in chosen):
+        raise BadInputError(f"{option} {value!r}: choose from {', '.join(known)} (comma-separated for several)")
+    return chosen
+
+
+def one_run(options: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The default of Target.parity_runs: the artifact is proven once, with the options as given."""
+    return [("", dict(options))]
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -203,6 +216,9 @@ class Target:
     runtime_problem: Callable[[], str | None]  # None when the runtime is usable here
     options: Mapping[str, TargetOption] = field(default_factory=dict)  # name with underscores
     check_options: Callable[[Mapping[str, Any]], None] = _no_check  # refuses bad values before any work
+    # The runtimes one artifact is proven on, each a verdict of its own: (name for reports, runner
+    # options). One unnamed run by default; `--tfjs-backend wasm,cpu` makes two, "wasm" and "cpu".
+    parity_runs: Callable[[Mapping[str, Any]], list[tuple[str, dict[str, Any]]]] = one_run
     setup: Callable[[], str] | None = None  # installs what the runtime needs; returns a summary
     packages: tuple[str, ...] = ()  # distributions whose versions shape the artifact (cache key)
     suffixes: tuple[str, ...] = ()  # file name endings of its format: a file no target recognizes by

@@ -127,6 +127,13 @@ def target_options_for(target: Target, options: Mapping[str, Any]) -> dict[str, 
     return values
 
 
+def run_options(target: Target, options: Mapping[str, Any], runtime: str) -> dict[str, Any]:
+    """The runner options of the parity run named `runtime` (Target.parity_runs); the first run's
+    when none is so named (a report written before the runs had names)."""
+    runs = target.parity_runs(options)
+    return dict(runs).get(runtime, runs[0][1])
+
+
 def _convert(name: str, raw: Any, kind: type) -> Any:
     if kind is bool:
         if str(raw).lower() in {"1", "true", "yes", "on"}:

@@ -81,7 +81,19 @@ def model_of(report: Report | None, given: Path | None) -> Path | None:
 def _proofs(report: Report | None) -> dict[str, dict[str, Any]]:
     """Per artifact label, its parity verdict and size from the report, shown beside its speed."""
     results = report.results if report else []
-    return {result.label: {"parity": result.verdict, "size_bytes": result.size_bytes} for result in results}
+    return {result.name: {"parity": result.verdict, "size_bytes": result.size_bytes} for result in results}
+
+
+def _per_run(items: list[dict[str, Any]], options: BenchOptions) -> list[dict[str, Any]]:
+    """One item per artifact and parity run (Target.parity_runs: `--tfjs-backend wasm,cpu` benches
+    both), each with its runner options."""
+    expanded = []
+    for item in items:
+        target = get_target(item["target"])
+        runs = target.parity_runs(target_options_for(target, options.target_options or {}))
+        expanded += [{**item, "label": f"{item['label']} ({name})" if name else item["label"], "options": run}
+                     for name, run in runs]
+    return expanded
 
 
 def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage: Stage = no_stage) -> dict:
@@ -97,6 +109,7 @@ def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage
             raise BadInputError(f"{directory} holds no artifacts (no */{RECORD}) — pass a SavedModel, a directory "
                                 "`tfport convert` or `tfport release` wrote, or one artifact in it")
         directory, items = record.directory.parent, [_item(record)]
+    items = _per_run(items, options)
     golden = read_golden(directory / "golden")
     report = read_report(directory)
     model = model_of(report, model)
@@ -119,12 +132,9 @@ def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage
 
 
 def _measure(item, golden_dir: Path, signatures, batchable, options: BenchOptions) -> dict[str, Any]:
-    runtime_options = {}
     if item["target"] is not None:
-        target = get_target(item["target"])
-        require_runtime(target)
-        runtime_options = target_options_for(target, options.target_options or {})
-    spec = {**item, "options": runtime_options, "golden": str(golden_dir), "signatures": signatures,
+        require_runtime(get_target(item["target"]))
+    spec = {**item, "options": item.get("options", {}), "golden": str(golden_dir), "signatures": signatures,
             "batchable": batchable, "runs": options.runs, "warmup": options.warmup, "batch": options.batch,
             "threads": options.threads}
     worker = subprocess.run([sys.executable, "-m", "tfport.bench.worker"], input=json.dumps(spec, default=str),

@@ -8,11 +8,11 @@ with inputs and outputs named as in the SavedModel. `parity.html` is what `tfpor
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 from tfport import __version__
+from tfport.converters.bundle_pages import copy_driver, type_names
 from tfport.converters.tfjs_format import TFJS_DTYPES
 from tfport.savedmodel.reader import SavedModelInfo, TensorSpec
 
@@ -42,6 +42,7 @@ def write_bundle(artifact: Path, model: SavedModelInfo, directories: dict[str, s
     (artifact / "README.md").write_text(_readme(model.name, artifact.name, table, default))
     for name in ("parity.html", "tfjs-global.js"):
         shutil.copy2(TEMPLATE / name, artifact / name)
+    copy_driver(artifact)
     return "browser bundle: index.js (load, predict), index.d.ts, README.md, parity.html"
 
 
@@ -56,11 +57,6 @@ def _describe(tensor: dict) -> str:
         f"{tensor['dtype']} in the SavedModel, {tensor['tfjsDtype']} in TF.js"
     shape = "unknown shape" if tensor["shape"] is None else f"shape {json.dumps(tensor['shape'])}"
     return f"{dtype}, {shape}"
-
-
-def _type_name(key: str) -> str:
-    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", key) if part)
-    return name if name[:1].isalpha() else f"Signature{name}"
 
 
 def _typings(name: str, table: dict, default: str) -> str:
@@ -78,11 +74,9 @@ def _typings(name: str, table: dict, default: str) -> str:
         "export declare const defaultSignature: SignatureKey;",
         "export declare function load(signature?: SignatureKey, baseUrl?: string | URL): Promise<void>;",
     ]
-    used: set[str] = set()
+    names = type_names(table)
     for key, spec in table.items():
-        type_name = _type_name(key)
-        type_name = next(f"{type_name}{i or ''}" for i in range(len(table) + 1) if f"{type_name}{i or ''}" not in used)
-        used.add(type_name)
+        type_name = names[key]
         lines += ["", f"/** Inputs of signature {json.dumps(key)}. */", f"export interface {type_name}Inputs {{"]
         for input_name, tensor in spec["inputs"].items():
             lines += [f"  /** {_describe(tensor)} */",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
+from tfport.converters.tflite_bundle import write_bundle
+from tfport.converters.tflite_io import signature_io
 from tfport.errors import ConversionError
 from tfport.logfile import file_logger
 from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, RuntimeNeeds
@@ -36,13 +36,31 @@ def convert(request: ConversionRequest) -> ConversionResult:
         flatbuffer = _convert_with_fallback(tf, request, source, notes, facts)
     metadata = ArtifactMetadata(
         converter=f"tensorflow {tf.__version__}", runtime=_runtime_needs(flatbuffer, facts),
-        io=_signature_io(flatbuffer, model.distinct_signatures), signature_aliases=model.aliases, target_data=facts)
+        io=signature_io(flatbuffer, model.distinct_signatures), signature_aliases=model.aliases, target_data=facts)
     notes += model.alias_notes(lambda kept: "the artifact holds it once")
     artifact.write_bytes(flatbuffer)
+    if request.options.get("bundle"):
+        notes.append(write_bundle(request.out_dir, artifact.name, model.name, metadata.io, model.aliases))
     return ConversionResult(artifact=artifact, notes=notes, metadata=metadata)
 
 
+LOOP_BATCH = ("builtin TFLite ops cannot hold the TensorLists of a recurrent loop whose batch is open — a batch of N "
+              "runs as N calls; --dynamic-batch keeps the open batch with Select TF ops (Flex), which most devices "
+              "cannot run")
+WEB_BATCH = ("LiteRT.js runs static shapes only (@litertjs/core 2.5 has no input resize), and --bundle or --runtime "
+             "chromium asks for a file that runs in a web page — a batch of N runs as N calls")
+
+
+def for_browsers(options) -> bool:
+    """Whether the file must run on LiteRT.js: a browser bundle is asked for, or parity in Chromium."""
+    return bool(options.get("bundle")) or "chromium" in str(options.get("runtime") or "").split(",")
+
+
 def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: list[str], facts: dict) -> bytes:
+    if for_browsers(request.options):
+        converted, _ = _convert_fixed_batch(tf, request, source, [], notes, facts, WEB_BATCH)
+        if converted is not None:
+            return converted
     try:
         return _convert(tf, request, source)
     except Exception as exc:
@@ -58,7 +76,7 @@ def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: 
                          "TFLite's quantizer (a segmentation fault, TensorFlow 2.19 and 2.21), so this artifact needs "
                          "Select TF ops (Flex); float32, fp16 and dynamic get builtin ops with a batch of 1")
         else:
-            converted, problems = _convert_fixed_batch(tf, request, source, problems, notes, facts)
+            converted, problems = _convert_fixed_batch(tf, request, source, problems, notes, facts, LOOP_BATCH)
             if converted is not None:
                 return converted
     facts["select_tf_ops"] = True
@@ -80,9 +98,9 @@ def _convert_with_fallback(tf, request: ConversionRequest, source: Path, notes: 
 
 
 def _convert_fixed_batch(tf, request: ConversionRequest, source: Path, problems: list[tuple[str, str, str]],
-                         notes: list[str], facts: dict) -> tuple[bytes | None, list[tuple[str, str, str]]]:
+                         notes: list[str], facts: dict, why: str) -> tuple[bytes | None, list[tuple[str, str, str]]]:
     """(the builtin-only flatbuffer of a batch-1 copy, []), or (None, what still needs Flex: the
-    copy's problems, or the original's when the copy failed otherwise)."""
+    copy's problems, or the original's when the copy failed otherwise). `why`: the note's reason."""
     model = request.saved_model
     try:
         with fixed_batch_model(source, model.tags, model.distinct_signatures) as (copy, fixed):
@@ -98,9 +116,7 @@ def _convert_fixed_batch(tf, request: ConversionRequest, source: Path, problems:
         return None, problems
     facts["fixed_batch"] = fixed
     listed = "; ".join(f"{key}: {', '.join(names)}" for key, names in fixed.items())
-    notes.append(f"converted with a batch of 1 ({listed}): builtin TFLite ops cannot hold the TensorLists of a "
-                 "recurrent loop whose batch is open — a batch of N runs as N calls; --dynamic-batch keeps the open "
-                 "batch with Select TF ops (Flex), which most devices cannot run")
+    notes.append(f"converted with a batch of 1 ({listed}): {why}")
     return flatbuffer, []
 
 
@@ -196,33 +212,6 @@ def _representative_dataset(request: ConversionRequest):
             yield feed if single else (kept, feed)
 
     return samples
-
-
-def _signature_io(flatbuffer: bytes, expected: list[str]) -> dict[str, dict]:
-    """Each signature's tensors as the artifact declares them (int8 I/O changes dtypes), for release manifests."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer)
-    dropped = [key for key in expected if key not in interpreter.get_signature_list()]
-    if dropped:
-        raise ConversionError(f"the TFLite converter dropped signature(s) {', '.join(dropped)}")
-    io = {}
-    for key in expected:
-        runner = interpreter.get_signature_runner(key)
-        io[key] = {"inputs": _tensors(runner.get_input_details()), "outputs": _tensors(runner.get_output_details())}
-    return io
-
-
-def _tensors(details: dict) -> dict[str, dict]:
-    described = {}
-    for name, detail in details.items():
-        spec = {"dtype": np.dtype(detail["dtype"]).name,
-                "shape": [None if d < 0 else int(d) for d in detail["shape_signature"]]}
-        scale, zero_point = detail["quantization"]
-        if scale:
-            spec["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-        described[name] = spec
-    return described
 
 
 def _runtime_needs(flatbuffer: bytes, facts: dict) -> RuntimeNeeds:

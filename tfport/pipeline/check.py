@@ -42,13 +42,17 @@ def check_artifact(
     if record:
         golden.check_model(record.model["fingerprint"], golden.signatures, f"artifact {artifact}")
     require_runtime(target)
-    result = ArtifactResult(target=target.name, quantization=mode, metadata=record.metadata if record else None)
     # Beside the artifact, never inside a directory artifact: that would change what gets deployed.
     report_dir = Path(report_dir) if report_dir else artifact.resolve().parent
     report_dir.mkdir(parents=True, exist_ok=True)
-    stage(result.label, "parity on the runtime")
-    prove(result, target, artifact, runtime_options, golden, policy, signature)
-    describe_artifact(result, artifact, report_dir)
-    report = Report(model=golden.manifest["model"], golden=golden.summary(), results=[result])
+    results = []
+    for runtime, options_of_run in target.parity_runs(runtime_options):
+        result = ArtifactResult(target=target.name, quantization=mode, runtime=runtime,
+                                metadata=record.metadata if record else None)
+        stage(result.name, "parity on the runtime")
+        prove(result, target, artifact, options_of_run, golden, policy, signature)
+        describe_artifact(result, artifact, report_dir)
+        results.append(result)
+    report = Report(model=golden.manifest["model"], golden=golden.summary(), results=results)
     write_reports(report, report_dir)
     return report, report_dir

@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ from tfport.pipeline.explain import explain as explain_divergence
 from tfport.pipeline.progress import Stage, no_stage
 from tfport.pipeline.record import ArtifactRecord, describe_artifact
 from tfport.plugin import ArtifactMetadata, ConversionRequest
-from tfport.registry import check_mode, check_options_known, get_target, require_runtime, target_options_for
+from tfport.registry import (
+    check_mode,
+    check_options_known,
+    get_target,
+    require_runtime,
+    run_options,
+    target_options_for,
+)
 from tfport.reports.report import ArtifactResult, Report
 from tfport.savedmodel.reader import SavedModelInfo, inspect_saved_model, require_signatures
 from tfport.savedmodel.revival import revival_notes
@@ -105,17 +112,17 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     if job.jobs > 1 and len(requested) > 1:
         # Converters and runtimes spend their time in native code that releases the GIL.
         with ThreadPoolExecutor(max_workers=job.jobs, thread_name_prefix="tfport") as pool:
-            results = list(pool.map(lambda pair: _convert_one(*pair, model, golden, calibration, job, out_dir, stage),
-                                    requested))
+            made = list(pool.map(lambda pair: _convert_one(*pair, model, golden, calibration, job, out_dir, stage),
+                                 requested))
     else:
-        results = [_convert_one(target, mode, model, golden, calibration, job, out_dir, stage)
-                   for target, mode in requested]
+        made = [_convert_one(target, mode, model, golden, calibration, job, out_dir, stage) for target, mode in requested]
+    results = [result for per_artifact in made for result in per_artifact]
     notes += revival_notes(model.path)  # known once the golden recording or a converter loaded the model
     for result in results:
         result.notes[:0] = notes
-        stage(result.label, result.verdict)
+        stage(result.name, result.verdict)
         if job.explain and result.verdict == FAIL:
-            stage(result.label, "running both op by op (--explain)")
+            stage(result.name, "running both op by op (--explain)")
             _explain(result, model, golden, job, out_dir)
     report.results = results
     stage("reports", "writing reports")
@@ -174,9 +181,11 @@ def calibration_coverage(calibration: Mapping[str, Mapping[str, np.ndarray]],
     return warnings
 
 
-def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) -> ArtifactResult:
-    result = ArtifactResult(target=target.name, quantization=mode)
-    final = out_dir / result.label
+def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) -> list[ArtifactResult]:
+    """The artifact of one (target, mode), made or restored from the cache, and its verdict on each
+    of the target's parity runs (Target.parity_runs): one result per run, the same artifact."""
+    made = ArtifactResult(target=target.name, quantization=mode)
+    final = out_dir / made.label
     options = target_options_for(target, job.target_options)
     key = cache.artifact_key({
         "model": model.fingerprint, "target": target.name, "mode": mode, "options": options,
@@ -184,47 +193,58 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
         "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
         "budget": job.budget if _searches_budget(target, mode, job) else None,
     })
+    results = [made]
     try:
         target.check_options(options)  # a typo or an unavailable provider, before converting
+        runs = target.parity_runs(options)
         with native_stderr_to_log(), staged_directory(final) as staging:
             restored, discarded = (False, None) if job.force else cache.restore(key, staging)
-            result.notes += [discarded] if discarded else []
+            made.notes += [discarded] if discarded else []
             if restored:
                 record = ArtifactRecord.read(staging)
-                result.notes += [*record.notes, "reused the cached artifact (same SavedModel, options and tool "
-                                                "versions; every file's SHA-256 as recorded)"]
+                made.notes += [*record.notes, "reused the cached artifact (same SavedModel, options and tool "
+                                              "versions; every file's SHA-256 as recorded)"]
             else:
-                stage(result.label, "converting and validating" + (" until --budget holds" if
-                                                                   _searches_budget(target, mode, job) else ""))
-                record = _convert_fresh(target, mode, model, calibration, options, staging, result, job, golden)
+                stage(made.label, "converting and validating" + (" until --budget holds" if
+                                                                 _searches_budget(target, mode, job) else ""))
+                record = _convert_fresh(target, mode, model, calibration, options, staging, made, job, golden)
                 interrupt.check()  # before anything is stored or moved into place
                 cache.store(key, staging)
-            result.metadata = record.metadata
+            made.metadata = record.metadata
             require_runtime(target)
-            parity_key = _parity_key(staging, target, mode, options, golden, job.policy)
-            cached = None if job.force else cache.load_parity(parity_key)
-            if cached is not None:
-                result.outputs, runtime_notes = cached
-                runtime_notes.append("reused the parity results (same artifact bytes, golden set, tolerances and "
-                                     "runtime)")
-            else:
-                stage(result.label, "parity on the runtime")
-                try:
-                    result.outputs, runtime_notes = timed_parity(target, mode, staging / record.artifact,
-                                                                 result.metadata, options, golden, model.signatures,
-                                                                 job.policy, result.seconds)
-                except CannotCheckHere as exc:  # the artifact is kept: a runtime elsewhere may run it
-                    result.unchecked, runtime_notes = str(exc), []
-                except Exception as exc:  # the runtime failed on a whole artifact: kept, sized and hashed
-                    _record_error(result, exc)
-                    runtime_notes = []
-                else:
-                    interrupt.check()
-                    cache.store_parity(parity_key, f"{model.name} {result.label}", result.outputs, runtime_notes)
-            result.notes += runtime_notes
-        describe_artifact(result, final / record.artifact, out_dir)
+            results = [_prove_on(replace(made, runtime=name, notes=list(made.notes), seconds=dict(made.seconds)),
+                                 run_options, target, staging / record.artifact, model, golden, job, stage)
+                       for name, run_options in runs]
+        for result in results:
+            describe_artifact(result, final / record.artifact, out_dir)
     except Exception as exc:  # a converter or runtime crash is this artifact's failure only
+        for result in results:
+            _record_error(result, exc)
+    return results
+
+
+def _prove_on(result: ArtifactResult, options, target, artifact: Path, model, golden, job, stage) -> ArtifactResult:
+    """Parity of the artifact on one runtime (its runner `options`), from the parity cache when the
+    same bytes were proven there before."""
+    parity_key = _parity_key(artifact.parent, target, result.quantization, options, golden, job.policy)
+    cached = None if job.force else cache.load_parity(parity_key)
+    if cached is not None:
+        result.outputs, runtime_notes = cached
+        runtime_notes.append("reused the parity results (same artifact bytes, golden set, tolerances and runtime)")
+        result.notes += runtime_notes
+        return result
+    stage(result.name, "parity on the runtime")
+    try:
+        result.outputs, runtime_notes = timed_parity(target, result.quantization, artifact, result.metadata, options,
+                                                     golden, model.signatures, job.policy, result.seconds)
+    except CannotCheckHere as exc:  # the artifact is kept: a runtime elsewhere may run it
+        result.unchecked = str(exc)
+    except Exception as exc:  # the runtime failed on a whole artifact: kept, sized and hashed
         _record_error(result, exc)
+    else:
+        interrupt.check()
+        cache.store_parity(parity_key, f"{model.name} {result.name}", result.outputs, runtime_notes)
+        result.notes += runtime_notes
     return result
 
 
@@ -234,7 +254,7 @@ def _record_error(result: ArtifactResult, exc: Exception) -> None:
     if isinstance(exc, TfportError):
         result.error, result.error_exit_code = str(exc), exc.exit_code
         return
-    file_logger().error("%s failed:\n%s", result.label, traceback.format_exc())
+    file_logger().error("%s failed:\n%s", result.name, traceback.format_exc())
     result.error = f"{type(exc).__name__}: {exc} (traceback in {log_path()})"
 
 
@@ -242,9 +262,9 @@ def _explain(result: ArtifactResult, model: SavedModelInfo, golden: GoldenSet, j
     """Where a failing artifact diverges, into its result; an artifact that cannot say is noted."""
     target = get_target(result.target)
     try:
-        result.explanations = explain_divergence(target, result.quantization, out_dir / result.artifact, result.metadata,
-                                      target_options_for(target, job.target_options), golden, model.path,
-                                      model.tags, job.policy)
+        options = run_options(target, target_options_for(target, job.target_options), result.runtime)
+        result.explanations = explain_divergence(target, result.quantization, out_dir / result.artifact,
+                                                 result.metadata, options, golden, model.path, model.tags, job.policy)
     except TfportError as exc:
         result.notes.append(f"--explain: {exc}")
 

@@ -39,9 +39,13 @@ def explain_artifact(
         raise BadInputError(f"the golden set names SavedModel {model_dir}, which is not here — give --model PATH")
     model = inspect_saved_model(model_dir)
     require_runtime(target)
+    runs = target.parity_runs(target_options_for(target, options or {}))
+    if len(runs) > 1:
+        raise BadInputError(f"tfport explain compares one runtime with the SavedModel, and the options name "
+                            f"{len(runs)} ({', '.join(name for name, _ in runs)}) — give one")
     stage(f"{target.name}-{mode}", "running both op by op")
-    explanations = explain(target, mode, artifact, record.metadata if record else None,
-                           target_options_for(target, options or {}), golden, model_dir, model.tags, policy)
+    explanations = explain(target, mode, artifact, record.metadata if record else None, runs[0][1], golden,
+                           model_dir, model.tags, policy)
     where = (Path(report_dir) if report_dir else artifact.resolve().parent) / EXPLAIN_FILE
     where.parent.mkdir(parents=True, exist_ok=True)
     where.write_text(json.dumps({"artifact": str(artifact), "model": str(model_dir), "target": target.name,

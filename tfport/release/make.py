@@ -28,7 +28,7 @@ from tfport.pipeline.convert import ConvertJob, convert
 from tfport.pipeline.progress import Stage, no_stage
 from tfport.pipeline.record import artifact_dirs
 from tfport.plugin import ArtifactMetadata
-from tfport.registry import get_target, target_options_for
+from tfport.registry import get_target, run_options, target_options_for
 from tfport.release import signing
 from tfport.reports.report import ArtifactResult, Report, detail
 
@@ -59,7 +59,9 @@ def make_release(
 
 
 def write_release(report: Report, out_dir: Path, job: ConvertJob, allow_failed: bool) -> dict[str, Any]:
-    released = [r for r in report.results if r.artifact and (r.verdict == PASS or allow_failed)]
+    # An artifact proven on several runtimes (Target.parity_runs) is released when it passes on all.
+    failing = {r.label for r in report.results if r.verdict != PASS}
+    released = [r for r in report.results if r.artifact and (r.label not in failing or allow_failed)]
     excluded = [r for r in report.results if r not in released]
     (out_dir / MANIFEST).unlink(missing_ok=True)  # never a manifest describing other files
     signing.signature_path(out_dir / MANIFEST).unlink(missing_ok=True)  # nor a signature of another manifest
@@ -74,7 +76,8 @@ def write_release(report: Report, out_dir: Path, job: ConvertJob, allow_failed: 
         "golden": {"path": GOLDEN_DIR, "samples_per_signature": report.golden.get("samples_per_signature"),
                    "recorded_with": report.versions, "files": cache.file_table(out_dir, out_dir / GOLDEN_DIR)},
         "artifacts": [_artifact_entry(r, out_dir, job) for r in released],
-        "excluded": [{"target": r.target, "quantization": r.quantization, "verdict": r.verdict, "reason": _reason(r)}
+        "excluded": [{"target": r.target, "quantization": r.quantization, "parity_run": r.runtime, "verdict": r.verdict,
+                      "reason": _reason(r)}
                      for r in excluded],
     }
     write_text_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
@@ -103,7 +106,8 @@ def _artifact_entry(result: ArtifactResult, out_dir: Path, job: ConvertJob) -> d
     metadata = result.metadata
     target = get_target(result.target)
     return {
-        "target": result.target, "quantization": result.quantization, "path": result.artifact,
+        "target": result.target, "quantization": result.quantization, "parity_run": result.runtime,
+        "path": result.artifact,
         "verdict": result.verdict, "released_despite_failure": result.verdict != PASS,
         "size_bytes": result.size_bytes, "sha256": result.sha256,
         "files": cache.file_table(out_dir, out_dir / _directory(result)),
@@ -111,7 +115,7 @@ def _artifact_entry(result: ArtifactResult, out_dir: Path, job: ConvertJob) -> d
         "runtime": metadata.runtime.to_json(),
         "converter": metadata.converter,
         "tools": cache.package_versions(target.packages),
-        "options": target_options_for(target, job.target_options),
+        "options": run_options(target, target_options_for(target, job.target_options), result.runtime),
         "parity": {"verdict": result.verdict, "worst": worst_metrics(result.outputs),
                    "outputs": [_output_entry(o) for o in result.outputs]},
         "notes": result.notes, "seconds": result.seconds,
@@ -149,6 +153,8 @@ def worst_metrics(outputs: list[OutputResult]) -> dict[str, float]:
 
 
 def _reason(result: ArtifactResult) -> str:
+    if result.verdict == PASS:
+        return "passes on this runtime, but the artifact fails on another one it was proven on"
     if result.error or result.unchecked:
         return detail(result, None)
     failed = [o for o in result.outputs if o.verdict != PASS]

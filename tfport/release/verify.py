@@ -48,15 +48,16 @@ def verify_release(directory: Path, stage: Stage = no_stage, public_key: Path | 
     golden = None if problems else read_golden(directory / GOLDEN_DIR)
     results = []
     for entry in manifest["artifacts"]:
-        result = ArtifactResult(target=entry["target"], quantization=entry["quantization"])
-        stage(result.label, "checking hashes")
+        result = ArtifactResult(target=entry["target"], quantization=entry["quantization"],
+                                runtime=entry.get("parity_run", ""))
+        stage(result.name, "checking hashes")
         changed = changed_files(directory, entry["files"], directory / Path(entry["path"]).parts[0])
         problems += changed
         if changed or golden is None:
             result.error = "not run: " + ("; ".join(changed) or "the golden set failed its hash check")
             result.error_exit_code = EXIT_PARITY_FAILED
         else:
-            stage(result.label, "parity on the runtime")
+            stage(result.name, "parity on the runtime")
             _rerun(result, entry, directory, golden)
         results.append(result)
     golden_info = golden.summary() if golden else {"path": str(directory / GOLDEN_DIR)}

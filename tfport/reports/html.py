@@ -51,10 +51,10 @@ def html_report(report: Report) -> str:
     judged_by_snr = [r for r in report.results if _snr_rows(r)]
     if judged_by_snr:
         parts.append("<h2>SNR per output (artifacts judged by SNR)</h2><div class='plots'>")
-        parts += [f"<div><h3>{escape(r.label)}</h3>{snr_bars(_snr_rows(r))}</div>" for r in judged_by_snr]
+        parts += [f"<div><h3>{escape(r.name)}</h3>{snr_bars(_snr_rows(r))}</div>" for r in judged_by_snr]
         parts.append("</div>")
     for result in report.results:
-        parts.append(f"<h2 id='{escape(result.label)}'>{escape(result.label)}: {_verdict(result.verdict)}</h2>")
+        parts.append(f"<h2 id='{escape(_anchor(result))}'>{escape(result.name)}: {_verdict(result.verdict)}</h2>")
         if result.error or result.unchecked:
             parts.append(f"<p class='{escape(result.verdict)}'>{escape(detail(result, None))}</p>")
         if result.error:
@@ -106,6 +106,10 @@ def _explanation_section(explanation: dict) -> str:
             f"<p>{escape(explanation_summary(explanation))}</p>")
 
 
+def _anchor(result: ArtifactResult) -> str:
+    return result.name.replace(" ", "-").replace("(", "").replace(")", "")
+
+
 def _verdict(verdict: str) -> str:
     return f"<span class='{escape(verdict)}'>{escape(verdict.upper())}</span>"
 
@@ -118,7 +122,7 @@ def _matrix(report: Report) -> str:
     rows = [f"<tr><th>target</th><th>quantization</th>{head}</tr>"]
     for result in report.results:
         cells = "".join(f"<td class='{v}'>{v.upper()}</td>" for v in signature_verdicts(result, signatures))
-        rows.append(f"<tr><td>{escape(result.target)}</td><td>{escape(result.quantization)}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{escape(result.target_text)}</td><td>{escape(result.quantization)}</td>{cells}</tr>")
     return f"<table>{''.join(rows)}</table>"
 
 
@@ -126,11 +130,11 @@ def _artifacts(report: Report) -> str:
     rows = ["<tr><th>artifact</th><th>verdict</th><th>size</th><th>SHA-256</th><th>convert s</th>"
             "<th>parity s</th><th>notes</th></tr>"]
     for r in report.results:
-        why = f"<br><a href='#{escape(r.label)}'>why: below</a>" if r.error or r.unchecked else ""  # said once, there
+        why = f"<br><a href='#{escape(_anchor(r))}'>why: below</a>" if r.error or r.unchecked else ""  # said once, there
         notes = "<br>".join(escape(n) for n in r.notes) + why
         seconds = [r.seconds.get(k) for k in ("convert", "parity")]
         rows.append(
-            f"<tr><td><code>{escape(r.artifact or r.label)}</code></td><td class='{r.verdict}'>{r.verdict.upper()}</td>"
+            f"<tr><td><code>{escape(r.artifact or r.label)}</code>{escape(f' ({r.runtime})' if r.runtime else '')}</td><td class='{r.verdict}'>{r.verdict.upper()}</td>"
             f"<td class='num'>{escape(size_text(r.size_bytes))}</td><td><code>{escape((r.sha256 or '')[:16])}</code></td>"
             + "".join(f"<td class='num'>{'' if s is None else f'{s:.2f}'}</td>" for s in seconds)
             + f"<td class='note'>{notes}</td></tr>")

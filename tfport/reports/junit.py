@@ -13,7 +13,7 @@ def junit_xml(report: Report) -> str:
     for result in report.results:
         cases = [(o, o.verdict) for o in result.outputs] or [(None, result.verdict)]
         suite = ET.SubElement(
-            suites, "testsuite", name=f"tfport.{result.label}", tests=str(len(cases)),
+            suites, "testsuite", name=_suite(result), tests=str(len(cases)),
             failures=str(sum(1 for _, v in cases if v == "fail")),
             errors=str(sum(1 for _, v in cases if v == "error")),
             skipped=str(sum(1 for _, v in cases if v == "unchecked")),
@@ -21,7 +21,7 @@ def junit_xml(report: Report) -> str:
         )
         for output, verdict in cases:
             name = f"{output.signature}/{output.output}" if output else "convert"
-            case = ET.SubElement(suite, "testcase", classname=f"tfport.{result.label}", name=name)
+            case = ET.SubElement(suite, "testcase", classname=_suite(result), name=name)
             if output and output.weak_evidence:
                 ET.SubElement(ET.SubElement(case, "properties"), "property", name="weak_evidence",
                               value=output.weak_evidence)
@@ -45,3 +45,8 @@ def _metrics_text(output: OutputResult | None) -> str:
     lines = [f"{k} = {v:.6g}" for k, v in output.metrics.items()]
     return "\n".join(lines + ([f"weak evidence: {output.weak_evidence}"] if output.weak_evidence else []))
 
+
+
+def _suite(result) -> str:
+    """tfport.tfjs-float32, or tfport.tfjs-float32.wasm for one of several runtimes."""
+    return f"tfport.{result.label}" + (f".{result.runtime.replace(' ', '-')}" if result.runtime else "")

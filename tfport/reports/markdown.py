@@ -19,12 +19,12 @@ def markdown(report: Report) -> str:
     for result, output in rows(report):
         verdict = row_verdict(result, output)
         cells = [
-            result.target, result.quantization, output.signature if output else "",
+            result.target_text, result.quantization, output.signature if output else "",
             output.output if output else "", f"{icon[verdict]} {verdict}",
             detail(result, output, "<br>").replace("|", "\\|"), size_text(result.size_bytes),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [f"- **{r.label}**: {n}" for r in report.results for n in r.notes]
+    notes = [f"- **{r.name}**: {n}" for r in report.results for n in r.notes]
     if notes:
         lines += ["", "Notes:", *notes]
     weak = [f"- **{where}**: {why}" for where, why in weak_evidence(report).items()]

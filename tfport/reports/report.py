@@ -24,6 +24,7 @@ SEVERITY = (PASS, UNCHECKED, FAIL, ERROR)
 class ArtifactResult:
     target: str
     quantization: str
+    runtime: str = ""  # which of the target's parity runs this verdict is of (Target.parity_runs); "" if its only one
     artifact: str | None = None  # path relative to the report's directory
     size_bytes: int | None = None
     sha256: str | None = None
@@ -38,7 +39,18 @@ class ArtifactResult:
 
     @property
     def label(self) -> str:
+        """The artifact's name, and its directory in an out directory."""
         return f"{self.target}-{self.quantization}"
+
+    @property
+    def name(self) -> str:
+        """The verdict's name in reports: the artifact, and the runtime it ran on when it runs on several."""
+        return f"{self.label} ({self.runtime})" if self.runtime else self.label
+
+    @property
+    def target_text(self) -> str:
+        """The target column of report tables."""
+        return f"{self.target} ({self.runtime})" if self.runtime else self.target
 
     @property
     def verdict(self) -> str:
@@ -57,7 +69,7 @@ class ArtifactResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "target": self.target, "quantization": self.quantization, "verdict": self.verdict,
+            "target": self.target, "quantization": self.quantization, "runtime": self.runtime, "verdict": self.verdict,
             "artifact": self.artifact, "size_bytes": self.size_bytes, "sha256": self.sha256,
             "notes": self.notes, "error": self.error, "error_exit_code": self.error_exit_code,
             "unchecked": self.unchecked, "seconds": self.seconds,
@@ -68,7 +80,8 @@ class ArtifactResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArtifactResult:
         return cls(
-            target=data["target"], quantization=data["quantization"], artifact=data.get("artifact"),
+            target=data["target"], quantization=data["quantization"], runtime=data.get("runtime", ""),
+            artifact=data.get("artifact"),
             size_bytes=data.get("size_bytes"), sha256=data.get("sha256"), notes=list(data.get("notes", [])),
             error=data.get("error", ""), error_exit_code=int(data.get("error_exit_code", EXIT_CONVERSION_FAILED)),
             unchecked=data.get("unchecked", ""),

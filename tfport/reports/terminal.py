@@ -32,7 +32,7 @@ def terminal_table(report: Report) -> Table:
         previous = result
         verdict = row_verdict(result, output)
         table.add_row(
-            result.target if first else "", result.quantization if first else "",
+            result.target_text if first else "", result.quantization if first else "",
             Text(output.signature if output else ""), Text(output.output if output else ""),
             f"[{VERDICT_STYLE[verdict]}]{verdict.upper()}[/]", Text(detail(result, output)),
             size_text(result.size_bytes) if first else "",
@@ -48,7 +48,7 @@ def verdict_matrix(report: Report) -> Table:
         table.add_column(Text(column))
     for result in report.results:
         cells = [f"[{VERDICT_STYLE[v]}]{v.upper()}[/]" for v in signature_verdicts(result, signatures)]
-        table.add_row(result.target, result.quantization, *cells)
+        table.add_row(result.target_text, result.quantization, *cells)
     return table
 
 
@@ -58,10 +58,10 @@ def print_report(report: Report, console: Console) -> None:
     console.print(terminal_table(report))
     for result in report.results:
         for note in result.notes:
-            console.print(f"[cyan]note[/] {result.label}: {escape(note)}")
+            console.print(f"[cyan]note[/] {escape(result.name)}: {escape(note)}")
     for result in report.results:
         for explanation in result.explanations:
-            console.print(f"[red]explain[/] {result.label}: {escape(explanation_summary(explanation))}")
+            console.print(f"[red]explain[/] {escape(result.name)}: {escape(explanation_summary(explanation))}")
     for where, why in weak_evidence(report).items():
         console.print(f"[yellow]weak evidence[/] {escape(where)}: {escape(why)}")
     style = VERDICT_STYLE[report.verdict]

@@ -23,7 +23,16 @@ from tfport.converters.tfjs_format import GRAPH_DTYPES, tensor_spec
 from tfport.errors import BadInputError, RuntimeFailure
 from tfport.parity.io_names import inputs_matched
 from tfport.parity.tolerance import Tolerance
-from tfport.plugin import ArtifactMetadata, ConversionRequest, ConversionResult, Feed, Runner, Target, TargetOption
+from tfport.plugin import (
+    ArtifactMetadata,
+    ConversionRequest,
+    ConversionResult,
+    Feed,
+    Runner,
+    Target,
+    TargetOption,
+    listed_option,
+)
 from tfport.targets import tfjs_node
 from tfport.targets.tfjs_node import NodeProcess, pinned_version, runtime_problem
 
@@ -36,10 +45,9 @@ TOLERANCES = {
 }
 BACKENDS = ("cpu", "wasm", "webgl")
 BROWSER_BACKENDS = {"webgl"}  # need a browser's GPU context (Debian's Chromium: SwiftShader, float32 textures)
-# Without --tfjs-backend, parity runs on wasm: on MobileNetV2 it takes 1.8 s where cpu takes 14.8 s
-# (8 samples), and it is the backend browser apps ship for the CPU. A model wasm cannot run (a
-# kernel it lacks, such as Einsum, or one it runs only for some shapes) then runs on cpu, and the
-# report says why.
+# Without --tfjs-backend, parity proves wasm: the backend web apps ship for the CPU (cpu is a
+# reference in JavaScript, 8x slower on MobileNetV2). A model wasm cannot run gets an error
+# verdict that says so; it is never proven on another backend in its place.
 DEFAULT_BACKEND = "wasm"
 RUNTIMES = ("node", "chromium")
 NOT_COMPUTED = {"Const", "Placeholder", "NoOp"}  # model.json nodes with no value of their own to compare
@@ -85,16 +93,36 @@ def read_model_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_runtime_options(options: Mapping[str, Any]) -> tuple[str, str]:
-    """(backend, runtime) from --tfjs-backend and --runtime, refused unless known."""
-    backend, runtime = options.get("tfjs_backend") or DEFAULT_BACKEND, options.get("runtime") or "node"
-    if backend not in BACKENDS:
-        raise BadInputError(f"--tfjs-backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    if runtime not in RUNTIMES:
-        raise BadInputError(f"--runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
-    if backend in BROWSER_BACKENDS and runtime != "chromium":
-        raise BadInputError(f"--tfjs-backend {backend} runs in a browser — add --runtime chromium")
-    return backend, runtime
+def parity_runs(options: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One parity run per backend (`--tfjs-backend wasm,cpu`) and runtime (`--runtime node,chromium`),
+    each a verdict of its own; webgl runs in Chromium only. Refuses unknown names and a webgl with no
+    browser to run in."""
+    backends = listed_option(options.get("tfjs_backend") or DEFAULT_BACKEND, BACKENDS, "--tfjs-backend")
+    runtimes = listed_option(options.get("runtime") or "node", RUNTIMES, "--runtime")
+    if BROWSER_BACKENDS & set(backends) and "chromium" not in runtimes:
+        raise BadInputError(f"--tfjs-backend {'/'.join(sorted(BROWSER_BACKENDS & set(backends)))} runs in a browser "
+                            "— add --runtime chromium")
+    pairs = [(backend, runtime) for runtime in runtimes for backend in backends
+             if backend not in BROWSER_BACKENDS or runtime == "chromium"]
+    if len(pairs) == 1:
+        names = [""]
+    else:
+        names = [backend if len(runtimes) == 1 else f"{backend} in {runtime}" for backend, runtime in pairs]
+    return [(name, {**options, "tfjs_backend": backend, "runtime": runtime})
+            for name, (backend, runtime) in zip(names, pairs)]
+
+
+def check_runtime_options(options: Mapping[str, Any]) -> None:
+    parity_runs(options)
+
+
+def _one_run(options: Mapping[str, Any]) -> tuple[str, str]:
+    """(backend, runtime) of one parity run's options."""
+    (_, run), *others = parity_runs(options)
+    if others:
+        raise BadInputError("one TF.js runner runs on one backend and runtime — give one --tfjs-backend and "
+                            "one --runtime")
+    return run["tfjs_backend"], run["runtime"]
 
 
 class TfjsRunner(Runner):
@@ -112,18 +140,16 @@ class TfjsRunner(Runner):
         self._aliases: Mapping[str, str] = metadata.signature_aliases if metadata else {}
         self._directories: Mapping[str, str] = facts.get("model_dirs", {})
         self._output_dtypes: Mapping[str, Mapping[str, str]] = facts.get("output_dtypes", {})
-        backend, self._runtime = check_runtime_options(options)
-        self._pinned = bool(options.get("tfjs_backend"))  # a backend the user chose is kept
-        self._wasm_failure = ""  # why the default backend could not run the model
+        backend, self._runtime = _one_run(options)
         self._engine = self._open_engine(backend)
         self._models: dict[str, dict[str, Any]] = {}
 
     def _open_engine(self, backend: str):
         if self._runtime == "node":
             return NodeProcess(backend)
-        from tfport.targets.tfjs_browser import BrowserSession
+        from tfport.targets.tfjs_browser import bundle_session
 
-        return BrowserSession(self._bundle_dir(), backend)
+        return bundle_session(self._bundle_dir(), backend)
 
     @property
     def unnamed(self) -> bool:
@@ -132,8 +158,7 @@ class TfjsRunner(Runner):
     @property
     def notes(self) -> list[str]:
         """Where the model ran, for reports."""
-        why = f" (the wasm backend failed: {self._wasm_failure})" if self._wasm_failure else ""
-        return [f"ran on {self._engine.where}, {self._engine.backend} backend{why}"]
+        return [f"ran on {self._engine.where}, {self._engine.backend} backend"]
 
     def _bundle_dir(self) -> Path:
         if not (self._artifact / "parity.html").is_file():
@@ -141,20 +166,15 @@ class TfjsRunner(Runner):
         return self._artifact
 
     def run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
-        try:
-            return self._run(signature, feed)
-        except RuntimeFailure as exc:
-            if self._pinned or self._engine.backend != DEFAULT_BACKEND:
-                raise
-            self._wasm_failure = str(exc).partition(": ")[2]
-        self._engine.close()
-        self._engine, self._models = self._open_engine("cpu"), {}
-        return self._run(signature, feed)
-
-    def _run(self, signature: str, feed: Feed) -> dict[str, np.ndarray]:
         key = self._aliases.get(signature, signature)
         names = list(self._graph(key)["outputs"])
-        values = self._engine.run(key, self._feed(key, feed), names)
+        try:
+            values = self._engine.run(key, self._feed(key, feed), names)
+        except RuntimeFailure as exc:
+            if self._engine.backend != "wasm":
+                raise
+            raise RuntimeFailure(f"{exc} — a web app on TF.js's wasm backend fails the same way; --tfjs-backend cpu "
+                                 "proves the (slower) cpu backend instead") from None
         outputs = self._graph(key)["outputs"]
         dtypes = self._output_dtypes.get(signature) or {  # no tfport.json beside the artifact: model.json's
             name: GRAPH_DTYPES.get(spec.get("dtype")) for name, spec in outputs.items()}
@@ -218,8 +238,8 @@ def convert(request: ConversionRequest) -> ConversionResult:
     browser bundle, and which TF.js release the artifact was proven on."""
     from tfport.converters.tfjs import convert as convert_graph_models
 
-    _, runtime = check_runtime_options(request.options)
-    needs_bundle = runtime == "chromium" and not request.options.get("bundle")
+    in_browser = any(run["runtime"] == "chromium" for _, run in parity_runs(request.options))
+    needs_bundle = in_browser and not request.options.get("bundle")
     if needs_bundle:
         request = replace(request, options={**request.options, "bundle": True})
     result = convert_graph_models(request)
@@ -251,13 +271,15 @@ TARGET = Target(
     recognizes=_recognizes,
     runtime_problem=runtime_problem,
     check_options=check_runtime_options,
+    parity_runs=parity_runs,
     setup=setup,
     packages=("tensorflow",),  # tensorflowjs's own environment is pinned by a file inside tfport (in every key)
     options={
         "shard_size": TargetOption("weight shard size in bytes (default 4 MiB)", int),
         "bundle": TargetOption("also write a browser bundle: ES module, typings, self-test page", bool, False),
-        "tfjs_backend": TargetOption("tfjs backend for parity: wasm or cpu, or webgl with --runtime chromium "
-                                     "(default: wasm, cpu for a model needing a kernel wasm lacks)", str),
-        "runtime": TargetOption("where parity runs: node, or chromium (needs a bundle)", str, "node"),
+        "tfjs_backend": TargetOption("tfjs backends to prove, comma-separated, a verdict each: wasm, cpu, and webgl "
+                                     "with --runtime chromium (default: wasm)", str),
+        "runtime": TargetOption("where parity runs, comma-separated: node, chromium (TF.js: the bundle's page; "
+                                "TFLite: LiteRT.js)", str, "node"),
     },
 )

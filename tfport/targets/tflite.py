@@ -22,10 +22,11 @@ import numpy as np
 
 from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.parity.tolerance import Tolerance
-from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy
+from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy, listed_option
 from tfport.savedmodel.fixed_batch import run_by_rows
 from tfport.targets.tflite_flex import FlexInterpreter, environment_note
 
+FILE_IDENTIFIER = b"TFL3"  # the flatbuffer's file identifier, bytes 4–8 of every TFLite model
 TOLERANCES = {
     "float32": Tolerance(atol=1e-4, rtol=1e-3),
     "fp16": Tolerance(min_cosine=0.9999, min_snr_db=40.0),
@@ -33,7 +34,6 @@ TOLERANCES = {
     "int8": Tolerance(min_cosine=0.99, min_snr_db=15.0, min_top1=0.95),
     "int16x8": Tolerance(min_cosine=0.999, min_snr_db=30.0),
 }
-FILE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier of TFLite's schema
 
 
 class TFLiteRunner(Runner):
@@ -73,8 +73,8 @@ class TFLiteRunner(Runner):
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
         def run_once(one: Feed) -> dict[str, np.ndarray]:
-            answer = runner(**{name: _quantize(value, inputs[name]) for name, value in one.items()})
-            return {name: _dequantize(value, outputs[name]) for name, value in answer.items()}
+            answer = runner(**{name: quantize(value, inputs[name]) for name, value in one.items()})
+            return {name: dequantize(value, outputs[name]) for name, value in answer.items()}
 
         try:
             return run_by_rows(run_once, feed, self._fixed_batch.get(key, []))
@@ -92,7 +92,7 @@ class TFLiteRunner(Runner):
             return super().timed_runs(signature, feed, warmup, runs)
         runner = self._interpreter.get_signature_runner(key)
         inputs = runner.get_input_details()
-        return runner.timed({name: _quantize(value, inputs[name]) for name, value in feed.items()}, warmup, runs)
+        return runner.timed({name: quantize(value, inputs[name]) for name, value in feed.items()}, warmup, runs)
 
     def intermediates(self, signature: str, feed: Feed) -> list[tuple[list[str], np.ndarray]]:
         """Every tensor of the signature's subgraph after one call, dequantized; a tensor's name
@@ -107,7 +107,7 @@ class TFLiteRunner(Runner):
                                           experimental_preserve_all_tensors=True)
         runner = self._inspected.get_signature_runner(self._aliases.get(signature, signature))
         inputs = runner.get_input_details()
-        runner(**{name: _quantize(value, inputs[name]) for name, value in feed.items()})
+        runner(**{name: quantize(value, inputs[name]) for name, value in feed.items()})
         fed = {detail["index"] for detail in inputs.values()}
         values = []
         subgraph = runner._subgraph_index
@@ -119,7 +119,7 @@ class TFLiteRunner(Runner):
             except ValueError:  # no data: a tensor the interpreter never filled
                 continue
             if np.asarray(value).dtype.kind in "fiu":
-                values.append((detail["name"].split(";"), _dequantize(value, detail)))
+                values.append((detail["name"].split(";"), dequantize(value, detail)))
         return values
 
     def _flex_interpreter(self, artifact: Path, metadata: ArtifactMetadata | None, threads: int | None):
@@ -198,7 +198,8 @@ def _unloadable(artifact: Path, exc: ValueError) -> str:
             "file")
 
 
-def _quantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
+def quantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
+    """A golden input in the tensor's dtype: quantized with its (scale, zero point) when it has one."""
     dtype = np.dtype(detail["dtype"])
     scale, zero_point = detail["quantization"]
     if scale and dtype.kind in "iu" and np.asarray(value).dtype.kind == "f":
@@ -209,7 +210,8 @@ def _quantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(value).astype(dtype, copy=False)
 
 
-def _dequantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
+def dequantize(value: np.ndarray, detail: Mapping[str, Any]) -> np.ndarray:
+    """An output in float, as the SavedModel gives it, when the tensor is quantized."""
     scale, zero_point = detail["quantization"]
     value = np.asarray(value)
     if scale and value.dtype.kind in "iu":
@@ -225,7 +227,6 @@ def runtime_problem() -> str | None:
     return None
 
 
-FILE_IDENTIFIER = b"TFL3"  # the flatbuffer's file identifier, bytes 4–8 of every TFLite model
 
 
 def is_tflite_file(path: Path) -> bool:
@@ -238,28 +239,73 @@ def is_tflite_file(path: Path) -> bool:
 
 
 def setup() -> str:
-    """tfport's TensorFlow 2.19 environment, whose interpreter runs files with Select TF ops (Flex)."""
+    """tfport's TensorFlow 2.19 environment, whose interpreter runs files with Select TF ops (Flex),
+    and LiteRT.js for parity in Chromium."""
     from tfport.converters import tfjs_env
+    from tfport.targets.tflite_browser import RUNTIME
 
-    return tfjs_env.setup()
+    problem = RUNTIME.problem()
+    browser = f"LiteRT.js not installed (only --runtime chromium needs it): {problem}" if problem else RUNTIME.setup()
+    return "\n".join((tfjs_env.setup(), browser))
+
+
+RUNTIMES = ("python", "chromium")  # LiteRT's Python interpreter; LiteRT.js in headless Chromium
+ACCELERATORS = ("wasm", "webgpu")  # LiteRT.js's, in Chromium
+
+
+def parity_runs(options: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One parity run per `--runtime` (python, chromium) and, in Chromium, per `--litert-accelerator`
+    (wasm, webgpu), each a verdict of its own."""
+    runtimes = listed_option(options.get("runtime") or "python", RUNTIMES, "--runtime")
+    accelerators = listed_option(options.get("litert_accelerator") or "wasm", ACCELERATORS, "--litert-accelerator")
+    if accelerators != ["wasm"] and "chromium" not in runtimes:
+        raise BadInputError("--litert-accelerator is LiteRT.js's, in the browser — add --runtime chromium")
+    runs = [("python", "python", None)] if "python" in runtimes else []
+    if "chromium" in runtimes:
+        runs += [("chromium" if len(accelerators) == 1 else f"{accelerator} in chromium", "chromium", accelerator)
+                 for accelerator in accelerators]
+    return [("" if len(runs) == 1 else name, {**options, "runtime": runtime, "litert_accelerator": accelerator})
+            for name, runtime, accelerator in runs]
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    parity_runs(options)
+
+
+def open_runner(artifact: Path, metadata: ArtifactMetadata | None, options: Mapping[str, Any]) -> Runner:
+    """LiteRT in this process, or LiteRT.js in Chromium with --runtime chromium."""
+    if options.get("runtime") == "chromium":
+        from tfport.targets.tflite_browser import LiteRtWebRunner
+
+        return LiteRtWebRunner(artifact, metadata, options)
+    return TFLiteRunner(artifact, metadata, options)
 
 
 TARGET = Target(
     name="tflite",
-    description="TFLite/LiteRT flatbuffer for mobile and IoT, run on the LiteRT interpreter",
+    description="TFLite/LiteRT flatbuffer for mobile, IoT and the web, run on the LiteRT interpreter (or LiteRT.js "
+                "in Chromium)",
     quantization_modes=tuple(TOLERANCES),
     tolerances=TOLERANCES,
     convert=lazy("tfport.converters.tflite:convert"),
-    open_runner=TFLiteRunner,
+    open_runner=open_runner,
     recognizes=is_tflite_file,
     suffixes=(".tflite",),
     runtime_problem=runtime_problem,
     setup=setup,
-    packages=("tensorflow", "ai-edge-litert"),
+    check_options=check_options,
+    parity_runs=parity_runs,
+    packages=("tensorflow", "ai-edge-litert"),  # LiteRT.js is pinned by a lockfile inside tfport (in every key)
     options={
         "int8_io": TargetOption("int8 mode: keep int8 inputs and outputs (quantize on device)", bool, False),
         "keep_float": TargetOption("int8 mode: output tensors whose ops stay float, comma-separated (as `tfport "
                                    "explain` names them; --budget chooses them)", str, ""),
+        "bundle": TargetOption("also write a LiteRT.js browser bundle beside the .tflite: ES module, typings, "
+                               "self-test page", bool, False),
+        "runtime": TargetOption("where parity runs, comma-separated: python (LiteRT), chromium (LiteRT.js in "
+                                "headless Chromium)", str, "python"),
+        "litert_accelerator": TargetOption("LiteRT.js accelerators to prove with --runtime chromium, "
+                                           "comma-separated: wasm, webgpu (software adapter)", str, "wasm"),
         "dynamic_batch": TargetOption("keep an open batch where builtin ops need a fixed one (recurrent loops): "
                                       "the file then needs Select TF ops (Flex), which most devices lack", bool, False),
     },
