@@ -7,7 +7,6 @@ const send = (path, body) => fetch(path, { method: "POST", body });
 
 /** Errors go to tfport when it drives the page, else to the console. */
 export const report = (message) => (driver ? send(`${driver}/log`, message) : console.error(message));
-window.addEventListener("error", (event) => report(String(event.message)));
 window.addEventListener("unhandledrejection", (event) => report(String(event.reason)));
 
 export function frame(header, chunks = []) {
