@@ -68,3 +68,17 @@ def test_calibration_that_misses_the_golden_ranges_is_warned_about(convert_model
     result = convert_model("tflite", "layered_cnn", "int8", calibration_file=tmp_path / "dark.npz")
     (warning,) = [note for note in result.notes if note.startswith("calibration covers")]
     assert f"serving_default/{name} in [" in warning and "int8 clips what calibration never saw" in warning
+
+
+def test_a_met_budget_ends_in_an_artifact_that_passes_its_verdict(convert_model, tmp_path):
+    """The budget asks less than the mode's tolerance does: the search goes on until the artifact
+    passes every check of its verdict, not just the budget's (a budget met at SNR 20 dB used to end
+    in FAIL on int8's top-1 agreement)."""
+    plain = convert_model("tflite", "layered_cnn", "int8", samples=16)
+    snr = min(o.metrics["snr_db"] for o in plain.outputs)
+    (tmp_path / "tfport.toml").write_text(f'[tolerance."tflite.int8"]\nmin_snr_db = {snr + 6:.2f}\n')
+    result = convert_model("tflite", "layered_cnn", "int8", samples=16, budget={"snr_db": snr - 3}, force=True)
+    search = result.metadata.target_data["budget"]
+    assert search["trials"][0]["reached"]["snr_db"] >= snr - 3 and search["trials"][0]["failed_checks"]
+    assert search["met"] and search["kept_float"], search
+    assert result.verdict == "pass", [o.summary() for o in result.outputs]

@@ -68,3 +68,11 @@ def test_unknown_runtimes_are_refused_before_any_work(cli, saved_model, tmp_path
     assert refused.exit_code == EXIT_BAD_INPUT
     (result,) = _results(tmp_path / "dist" / "keras_mlp" / "report.json")
     assert "--runtime 'python,node': choose from python, chromium" in result["error"]
+
+
+@needs_chromium
+def test_a_string_model_is_named_as_what_a_web_page_cannot_run(cli, saved_model, tmp_path):
+    done = cli("convert", saved_model("string_vocabulary"), "--to", "tflite", "--runtime", "chromium", "--samples", "2")
+    assert done.exit_code == EXIT_CONVERSION_FAILED
+    (result,) = _results(tmp_path / "dist" / "string_vocabulary" / "report.json")
+    assert "has float32, int32 and uint8 tensors only" in result["error"] and "input" in result["error"]

@@ -10,8 +10,11 @@ tried, each converted and measured on the golden set like any artifact:
    MobileNetV2: keeping its 32 worst ops by their own drop in float gave 9.7 dB, its first 32 ops
    21.5 dB at 1.1x the size of plain int8).
 
-The first mix that meets the budget is kept — or, when none does, the best reached, with why. A
-target takes part when it declares the `keep_float` option (ops left in float by name).
+A mix meets the budget when it reaches every budget metric *and* passes every check its verdict
+applies (the mode's tolerance: int8's top-1 agreement among them), so a budget that is met ends
+in a passing artifact. The first mix that meets it is kept — or, when none does, the best
+reached, with the metric it cannot reach. A target takes part when it declares the `keep_float`
+option (ops left in float by name).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from tfport.errors import BadInputError
 from tfport.golden.golden_set import GoldenSet
+from tfport.parity.metrics import PASS
 from tfport.parity.run import run_parity
 from tfport.parity.tolerance import TolerancePolicy
 from tfport.pipeline.explain import explain
@@ -57,12 +61,14 @@ class Trial:
     size: int
     reached: dict[str, float]  # the worst value of each budget metric over the outputs
     why: str  # which kind of mix
+    failed: list[str] = field(default_factory=list)  # the verdict's own checks that fail, per output
 
     def meets(self, budget: Mapping[str, float]) -> bool:
-        return all(self.reached.get(name, float("-inf")) >= value for name, value in budget.items())
+        return not self.failed and all(self.reached.get(name, float("-inf")) >= value for name, value in budget.items())
 
     def to_json(self) -> dict[str, Any]:
-        return {"kept_float": len(self.kept_float), "size_bytes": self.size, "reached": self.reached, "mix": self.why}
+        return {"kept_float": len(self.kept_float), "size_bytes": self.size, "reached": self.reached, "mix": self.why,
+                "failed_checks": self.failed}
 
 
 @dataclass
@@ -90,6 +96,10 @@ class BudgetSearch:
         if self.met:
             return (f"--budget {wanted}: met with {kept}: {reached(chosen)}, {ratio:.2f}x the size of plain int8 "
                     f"({reached(plain)})")
+        if all(chosen.reached.get(name, float("-inf")) >= value for name, value in self.budget.items()):
+            return (f"--budget {wanted}: reached, but no mix tried passes the mode's own tolerance — the best has "
+                    f"{kept} ({reached(chosen)}, {ratio:.2f}x the size of plain int8) and still fails "
+                    f"{'; '.join(chosen.failed)}")
         return (f"--budget {wanted}: not met — the best mix tried has {kept} and reaches {reached(chosen)} at "
                 f"{ratio:.2f}x the size of plain int8 ({reached(plain)}); the error left lies where the target's "
                 "quantizer cannot be told to keep float (every value tfport can name was listed)")
@@ -106,6 +116,7 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
            budget: Mapping[str, float], model_dir: Path, tags) -> tuple[ConversionResult, BudgetSearch]:
     """Convert into request.out_dir the first mix that meets `budget` (or the best reached)."""
     outcome = BudgetSearch(dict(budget))
+    runner_options = target.parity_runs(request.options)[0][1]  # the search measures on the first runtime proven
     with tempfile.TemporaryDirectory(prefix="tfport-budget-", dir=request.out_dir.parent) as scratch:
         trials: list[tuple[Trial, ConversionResult]] = []
 
@@ -113,15 +124,15 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
             out = Path(tempfile.mkdtemp(dir=scratch))
             converted = target.convert(ConversionRequest(request.saved_model, mode, out, request.calibration,
                                                          {**request.options, "keep_float": ",".join(kept)}))
-            trial = Trial(kept, artifact_size(converted.artifact),
-                          _reached(target, mode, converted, golden, policy, budget, request.options), why)
+            reached, failed = _reached(target, mode, converted, golden, policy, budget, runner_options)
+            trial = Trial(kept, artifact_size(converted.artifact), reached, why, failed)
             trials.append((trial, converted))
             outcome.trials.append(trial)
             return trial
 
         plain = attempt([], "plain int8")
         if not plain.meets(budget):
-            ops, order = _ranked_ops(target, mode, trials[0][1], golden, model_dir, tags, policy, request.options)
+            ops, order = _ranked_ops(target, mode, trials[0][1], golden, model_dir, tags, policy, runner_options)
             outcome.matched_ops = len(ops)
             _mixes(ops, order, attempt, budget)
         met = [pair for pair in trials if pair[0].meets(budget)]
@@ -181,15 +192,18 @@ def _ranked_ops(target, mode, converted: ConversionResult, golden, model_dir, ta
     return sorted(ops.values(), key=lambda op: op["depth"]), list(order)
 
 
-def _reached(target, mode, converted: ConversionResult, golden, policy, budget, options) -> dict[str, float]:
-    """The worst value of each budget metric over every output, on the target's runtime."""
+def _reached(target, mode, converted: ConversionResult, golden, policy, budget,
+             options) -> tuple[dict[str, float], list[str]]:
+    """The worst value of each budget metric over every output, on the target's runtime; and the
+    verdict's failing checks, per output ("serving_default/logits: top1_agreement 0.875 < 0.95")."""
     runner = target.open_runner(converted.artifact, converted.metadata, options)
     try:
         outputs = run_parity(target, mode, runner, golden, golden.signatures, policy)
     finally:
         runner.close()
-    return {name: min((o.metrics[METRICS[name]] for o in outputs if METRICS[name] in o.metrics),
-                      default=float("nan")) for name in budget}
+    reached = {name: min((o.metrics[METRICS[name]] for o in outputs if METRICS[name] in o.metrics),
+                         default=float("nan")) for name in budget}
+    return reached, [f"{o.signature}/{o.output}: {o.summary()}" for o in outputs if o.verdict != PASS]
 
 
 def _score(trial: Trial, budget: Mapping[str, float]) -> float:

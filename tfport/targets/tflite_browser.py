@@ -112,6 +112,12 @@ class LiteRtWebRunner(Runner):
         if key not in self._io:
             raise BadInputError(f"{self._artifact} has no signature {key!r} (it has {', '.join(self._io) or 'none'})")
         io = self._io[key]
+        foreign = {f"{side[:-1]} {name} is {spec['dtype']}" for side in ("inputs", "outputs")
+                   for name, spec in io[side].items() if spec["dtype"] not in WIRE_DTYPES}
+        if foreign:
+            raise RuntimeFailure(f"LiteRT.js {RUNTIME.pinned_version()} has float32, int32 and uint8 tensors only, and in "
+                                 f"signature {key!r} {', '.join(sorted(foreign))}: a web page cannot run it"
+                                 + (" — convert without --int8-io" if any(" int8" in f for f in foreign) else ""))
         open_dims = {name: spec["shape"] for name, spec in io["inputs"].items() if None in spec["shape"]}
         if open_dims:
             listed = ", ".join(f"{name} {[-1 if d is None else d for d in shape]}" for name, shape in open_dims.items())
@@ -130,7 +136,7 @@ class LiteRtWebRunner(Runner):
             if name not in feed:
                 raise BadInputError(f"the golden set has no input {name!r} for the .tflite's signature "
                                     f"{header['model']!r} (it has {', '.join(feed)})")
-            value = _quantized(np.asarray(feed[name]), spec)
+            value = quantize(np.asarray(feed[name]), _detail(spec))  # dtypes LiteRT.js has: checked
             data = value.astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
             specs.append({"name": name, "dtype": value.dtype.name, "shape": list(value.shape), "bytes": len(data)})
             chunks.append(data)
@@ -148,10 +154,3 @@ def _detail(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {"dtype": np.dtype(spec["dtype"]), "quantization": (quantization["scale"], quantization["zero_point"])}
 
 
-def _quantized(value: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
-    """The input in the file's dtype, refused when LiteRT.js has no tensors of that dtype."""
-    if spec["dtype"] not in WIRE_DTYPES:
-        raise RuntimeFailure(f"the .tflite takes a {spec['dtype']} input, and LiteRT.js takes float32, int32 and uint8 "
-                             "tensors only: a web page cannot feed it"
-                             + (" — convert without --int8-io" if spec["dtype"] == "int8" else ""))
-    return quantize(value, _detail(spec))
