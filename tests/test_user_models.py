@@ -64,10 +64,17 @@ def test_onnx_keeps_upper_case_names(convert_model, tmp_path):
 
 @pytest.mark.parametrize("target", ["tflite", "tfjs"])
 def test_complex_outputs_are_compared_as_numbers(convert_model, target):
-    result = convert_model(target, "complex_output")
+    """On TF.js the cpu backend: wasm, the default, has no Complex kernel (and says so)."""
+    options = {"tfjs_backend": "cpu"} if target == "tfjs" else {}
+    result = convert_model(target, "complex_output", target_options=options)
     _passes(result)
     spectrum = next(o for o in result.outputs if o.output == "spectrum")
     assert "max_abs_error" in spectrum.metrics and "top1_agreement" not in spectrum.metrics
+
+
+def test_tfjs_complex_output_is_an_error_on_wasm_naming_the_kernel(convert_model):
+    result = convert_model("tfjs", "complex_output", samples=2)
+    assert "Kernel 'Complex' not registered for backend 'wasm'" in result.error
 
 
 def test_onnx_complex_output_fails_naming_the_op(convert_model):
