@@ -1,6 +1,6 @@
 """What the TF.js and the LiteRT.js browser bundles share: TypeScript names for signature keys, and
 tfport-driver.js, the part of each bundle's parity.html that answers `tfport parity --runtime
-chromium` (binary frames over HTTP, tfport.targets.browser)."""
+chromium` (binary frames over HTTP, tfport.targets.browser), with tfport-page-errors.js."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 DRIVER = Path(__file__).with_name("tfport-driver.js")
+PAGE_ERRORS = Path(__file__).with_name("tfport-page-errors.js")  # a classic script: runs when modules fail
 
 
 def type_names(keys: Iterable[str]) -> dict[str, str]:
@@ -23,4 +24,6 @@ def type_names(keys: Iterable[str]) -> dict[str, str]:
 
 
 def copy_driver(directory: Path) -> None:
-    shutil.copy2(DRIVER, directory / DRIVER.name)
+    """The scripts every bundle page loads beside its own: the driver, and the load-error reporter."""
+    for script in (DRIVER, PAGE_ERRORS):
+        shutil.copy2(script, directory / script.name)

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tfport import __version__
-from tfport.converters.bundle_pages import DRIVER, copy_driver, type_names
+from tfport.converters.bundle_pages import DRIVER, PAGE_ERRORS, copy_driver, type_names
 
 TEMPLATE = Path(__file__).with_name("tflite_bundle_template")
-FILES = ("index.js", "index.d.ts", "README.md", "parity.html", DRIVER.name)
+FILES = ("index.js", "index.d.ts", "README.md", "parity.html", DRIVER.name, PAGE_ERRORS.name)
 TS_DATA = {"float32": "Float32Array", "int32": "Int32Array", "uint8": "Uint8Array"}  # what LiteRT.js 2.x takes
 
 
