@@ -4,6 +4,7 @@ chromium` (binary frames over HTTP, tfport.targets.browser), with tfport-page-er
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterable
@@ -21,6 +22,12 @@ def type_names(keys: Iterable[str]) -> dict[str, str]:
         name = name if name[:1].isalpha() else f"Signature{name}"
         names[key] = next(f"{name}{i or ''}" for i in range(len(names) + 1) if f"{name}{i or ''}" not in names.values())
     return names
+
+
+def predict_overload(type_name: str, key: str, default: bool) -> str:
+    """index.d.ts's `predict` for one signature; the default signature's key may be left out."""
+    return (f"export declare function predict(inputs: {type_name}Inputs, signature{'?' if default else ''}: "
+            f"{json.dumps(key)}): Promise<{type_name}Outputs>;")
 
 
 def copy_driver(directory: Path) -> None:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from tfport import __version__
-from tfport.converters.bundle_pages import copy_driver, type_names
+from tfport.converters.bundle_pages import copy_driver, predict_overload, type_names
 from tfport.converters.tfjs_format import TFJS_DTYPES
 from tfport.savedmodel.reader import SavedModelInfo, TensorSpec
 
@@ -85,9 +85,7 @@ def _typings(name: str, table: dict, default: str) -> str:
                   f"export interface {type_name}Outputs {{"]
         for output_name, tensor in spec["outputs"].items():
             lines += [f"  /** {_describe(tensor)} */", f"  {json.dumps(output_name)}: Tensor;"]
-        optional = "?" if key == default else ""
-        lines += ["}", f"export declare function predict(inputs: {type_name}Inputs, "
-                       f"signature{optional}: {json.dumps(key)}): Promise<{type_name}Outputs>;"]
+        lines += ["}", predict_overload(type_name, key, key == default)]
     return "\n".join(lines) + "\n"
 
 

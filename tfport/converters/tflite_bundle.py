@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tfport import __version__
-from tfport.converters.bundle_pages import DRIVER, PAGE_ERRORS, copy_driver, type_names
+from tfport.converters.bundle_pages import DRIVER, PAGE_ERRORS, copy_driver, predict_overload, type_names
 
 TEMPLATE = Path(__file__).with_name("tflite_bundle_template")
 FILES = ("index.js", "index.d.ts", "README.md", "parity.html", DRIVER.name, PAGE_ERRORS.name)
@@ -80,9 +80,7 @@ def _typings(title: str, table: dict, default: str) -> str:
         lines += ["}", f"export interface {type_name}Outputs {{"]
         for name, tensor in spec["outputs"].items():
             lines += [f"  /** {tensor['dtype']}, shape {json.dumps(tensor['shape'])} */", f"  {json.dumps(name)}: Output;"]
-        optional = "?" if key == default else ""
-        lines += ["}", f"export declare function predict(inputs: {type_name}Inputs, "
-                       f"signature{optional}: {json.dumps(key)}): Promise<{type_name}Outputs>;"]
+        lines += ["}", predict_overload(type_name, key, key == default)]
     return "\n".join(lines) + "\n"
 
 
