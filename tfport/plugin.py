@@ -8,6 +8,7 @@ target never needs a change in the core.
 from __future__ import annotations
 
 import importlib
+from contextlib import AbstractContextManager
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -219,7 +220,14 @@ class Target:
     # The runtimes one artifact is proven on, each a verdict of its own: (name for reports, runner
     # options). One unnamed run by default; `--tfjs-backend wasm,cpu` makes two, "wasm" and "cpu".
     parity_runs: Callable[[Mapping[str, Any]], list[tuple[str, dict[str, Any]]]] = one_run
+    # Modes whose conversion reads ConversionRequest.calibration (the golden inputs). Only they wait
+    # for the golden set and have it in their cache key; the others convert while it is recorded.
+    calibrated_modes: tuple[str, ...] = ()
     setup: Callable[[], str] | None = None  # installs what the runtime needs; returns a summary
+    # Starts, before the golden set is recorded, what this target's conversions will need (a
+    # converter process importing its libraries), so that it gets ready meanwhile; the context
+    # lasts the run. Called only when some artifact of the target is not in the cache.
+    warm_up: Callable[[], AbstractContextManager[None]] | None = None
     packages: tuple[str, ...] = ()  # distributions whose versions shape the artifact (cache key)
     suffixes: tuple[str, ...] = ()  # file name endings of its format: a file no target recognizes by
     # content but named so is taken as this target's, so that its runner says what is wrong with it

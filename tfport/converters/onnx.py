@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -197,14 +201,49 @@ def _tf2onnx(source: Path, model, key: str, opset: int, large_model: bool):
             )
             tensors = signature_tensors(source, model.tags, key)  # tf2onnx lower-cases keys (`X` -> `x`)
             renames |= {**tensors.inputs, **tensors.outputs}
-            return _convert_common(
-                graph_def, name=key, opset=opset, input_names=inputs, output_names=outputs, large_model=large_model,
-                tensors_to_rename=renames, initialized_tables=tables,
-            )
+            convert = functools.partial(_convert_common, graph_def, name=key, opset=opset, input_names=inputs,
+                                        output_names=outputs, large_model=large_model, tensors_to_rename=renames,
+                                        initialized_tables=tables)
+            try:
+                with _optimizer_copies(False):
+                    return convert()
+            except Exception as exc:
+                if not _raised_in_optimizer(exc):
+                    raise
+            utils.INTERNAL_NAME = 1
+            with _optimizer_copies(True):  # the optimizer that failed is skipped, as tf2onnx does by default
+                return convert()
         except Exception as exc:  # tf2onnx raises plain exceptions (ValueError, AssertionError, ...)
             raise ConversionError(f"tf2onnx cannot convert signature {key!r}: "
                                   f"{with_native_reason(_failure(exc, log.failed_nodes, graph_def), tensorflow_errors())}"
                                   ) from None
+
+
+CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"  # tf2onnx 1.17 reads only whether it is set: set, it copies nothing
+_catch_errors_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _optimizer_copies(catching: bool) -> Iterator[None]:
+    """tf2onnx's ONNX optimizers with or without their safety copies. By default tf2onnx deep-copies
+    the whole graph, weights included, before each of its ~24 optimizers, to fall back to the copy
+    if one fails: 2.0 of the 2.8 s of MobileNetV2's conversion, and 450 MB of peak memory. Without
+    them (its large-model mode's way) the same optimizers make the same graph (but for which of
+    several equal constants keeps its name, which varies from run to run with the copies too);
+    when one fails, tfport converts again with the copies. A value the user set is left alone."""
+    with _catch_errors_lock:
+        user_set = CATCH_ERRORS in os.environ
+        if not user_set and not catching:
+            os.environ[CATCH_ERRORS] = "FALSE"
+        try:
+            yield
+        finally:
+            if not user_set:
+                os.environ.pop(CATCH_ERRORS, None)
+
+
+def _raised_in_optimizer(exc: Exception) -> bool:
+    return any(f"tf2onnx{os.sep}optimizer" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def _failure(exc: Exception, failed_nodes: list[str], graph_def) -> str:

@@ -5,9 +5,10 @@ TensorFlow 2.19 and protobuf < 6: installed beside tfport, it would downgrade a 
 So it lives in a venv of its own — made once, by `tfport setup tfjs` or on first use, from
 tfjs_requirements.txt (exact pins) — in a directory named by the hash of that file and the
 Python version, under $TFPORT_TFJS_ENV (default: tfport's cache directory, tfjs-converter/). A
-conversion runs tfjs_worker.py there, in one subprocess for all signatures, on the SavedModel
-after tfport's rewrites. Cost, measured (docs/targets.md): 2.9 GB on disk, 69 s to make from
-PyPI, 5.5 s per conversion to import TensorFlow and tensorflowjs in the subprocess.
+conversion runs tfjs_worker.py there, one request for all signatures, on the SavedModel after
+tfport's rewrites; `tfport convert` starts that worker at the beginning of the run (warm_up), so
+that its imports (5 s) overlap with recording the golden set. Cost, measured (docs/targets.md):
+2.9 GB on disk, 69 s to make from PyPI.
 
 The same environment runs TFLite files with Select TF ops (tfport.targets.tflite_flex):
 TensorFlow 2.19's interpreter is the last pip build that links the Flex delegate.
@@ -19,17 +20,21 @@ their interpreter by absolute path, so that path is rewritten to the final one b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tfport.errors import ConversionError, RuntimeMissingError
 from tfport.logfile import cache_dir, log_path
 from tfport.pipeline.atomic import staged_directory
+from tfport.processes import stop
 
 REQUIREMENTS = Path(__file__).with_name("tfjs_requirements.txt")
 WORKER = Path(__file__).with_name("tfjs_worker.py")
@@ -107,15 +112,77 @@ def _run(command: list[str], log, what: str) -> None:
                                   f"{sys.version_info.minor}? (3.9 to 3.12)")
 
 
-def run_tensorflowjs(request: dict[str, Any]) -> dict[str, Any]:
-    """tfjs_worker.py's reply to `request`, run in the environment (made first if need be)."""
-    setup()
-    with open(log_path(), "ab") as log:
-        done = subprocess.run([str(environment_python()), str(WORKER)], input=json.dumps(request).encode(),
-                              stdout=subprocess.PIPE, stderr=log, env=worker_environment())
-    lines = done.stdout.decode("utf-8", errors="replace").strip().splitlines()
+class _Worker:
+    """tfjs_worker.py in the environment: it imports TensorFlow 2.19 and tensorflowjs from the moment
+    it starts, then converts one request per line, in order."""
+
+    def __init__(self) -> None:
+        self._log = open(log_path(), "ab")
+        self._process = subprocess.Popen([str(environment_python()), str(WORKER)], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self._log, env=worker_environment())
+        self.lock = threading.Lock()  # one request at a time
+
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def convert(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._process.stdin.write(json.dumps(request).encode() + b"\n")
+            self._process.stdin.flush()
+        except OSError:
+            pass  # it stopped: the missing reply says so
+        line = self._process.stdout.readline()
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            raise ConversionError(f"the tensorflowjs converter process stopped (exit code {self.close()}; its "
+                                  f"messages are in {log_path()})") from None
+
+    def close(self) -> int:
+        """Stopped at once: between requests it holds nothing (and left alone, TensorFlow's teardown
+        takes a second)."""
+        code = stop(self._process, timeout=30, terminate=True)
+        self._log.close()
+        return code
+
+
+_warm_lock = threading.Lock()
+_warm: _Worker | None = None  # started by warm_up(), serving this run's conversions
+
+
+@contextlib.contextmanager
+def warm_up() -> Iterator[None]:
+    """Start a worker now, for the conversions of this run to use: its 5 s of imports overlap with
+    whatever tfport does meanwhile (recording the golden set, the other targets). Without the
+    environment nothing starts: the conversion makes it, and reports if it cannot."""
+    global _warm
+    with _warm_lock:
+        worker = None if _warm is not None or not (environment_dir() / READY).is_file() else _Worker()
+        _warm = _warm or worker
+    if worker is None:
+        yield
+        return
     try:
-        return json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise ConversionError(f"the tensorflowjs converter process stopped (exit code {done.returncode}; its "
-                              f"messages are in {log_path()})") from None
+        yield
+    finally:
+        with _warm_lock:
+            _warm = None
+        with worker.lock:
+            worker.close()
+
+
+def run_tensorflowjs(request: dict[str, Any]) -> dict[str, Any]:
+    """tfjs_worker.py's reply to `request`, run in the environment (made first if need be): on the
+    warm worker when one is running (tfport.targets.tfjs's warm_up), else on a worker of its own."""
+    setup()
+    with _warm_lock:
+        worker = _warm if _warm is not None and _warm.running else None  # one that crashed is not reused
+    if worker is None:
+        worker = _Worker()
+        try:
+            return worker.convert(request)
+        finally:
+            worker.close()
+    with worker.lock:
+        return worker.convert(request)

@@ -110,6 +110,11 @@ def _entry(key: str) -> Path:
     return artifacts_dir() / key
 
 
+def holds(key: str) -> bool:
+    """Is there an entry for `key` (not yet checked: restore() checks what it copies)?"""
+    return _entry(key).is_dir()
+
+
 def restore(key: str, staging: Path) -> tuple[bool, str | None]:
     """Fill `staging` from the cache: (True, None) on a verified hit, (False, None) on a miss, and
     (False, why) when the entry failed its check and was discarded.

@@ -6,10 +6,11 @@ nothing here.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -99,24 +100,47 @@ def model_to_load(path: Path, trust: bool) -> SavedModelInfo:
 
 
 def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Path, stage: Stage) -> Report:
+    """The golden set is recorded in a thread of its own while the artifacts convert: a conversion
+    waits for it only to calibrate (Target.calibrated_modes, --budget) and, after, for parity.
+    Targets that convert in another process (Target.warm_up) go first, so that process works
+    while this one records."""
     notes = [f"using version {model.version} of {job.model_path}"] if model.version is not None else []
+    at_hand, golden_note = _golden_at_hand(job, model, out_dir)
+    order = sorted(range(len(requested)), key=lambda i: requested[i][0].warm_up is None)
+    with contextlib.ExitStack() as warm, ThreadPoolExecutor(1, thread_name_prefix="tfport-golden") as recorder, \
+            ThreadPoolExecutor(job.jobs, thread_name_prefix="tfport") as pool:
+        _warm_up(warm, requested, model, at_hand, job)
+        golden = recorder.submit(_record_golden, job, model, out_dir, stage) if at_hand is None else _done(at_hand)
+        made = {i: pool.submit(_convert_one, *requested[i], model, golden, job, out_dir, stage) for i in order}
+        try:
+            golden_set = golden.result()  # its failure (a bad input) is the run's, not each artifact's
+        except BaseException:
+            for future in made.values():
+                future.cancel()
+            raise
+        results = [result for i in range(len(requested)) for result in made[i].result()]
+    return _report(job, model, golden_set, results, [*notes, golden_note], out_dir, stage)
+
+
+def _done(golden: GoldenSet) -> Future:
+    done: Future = Future()
+    done.set_result(golden)
+    return done
+
+
+def _record_golden(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: Stage) -> GoldenSet:
+    stage("golden", "recording outputs of the SavedModel")
     with native_stderr_to_log():
-        golden, golden_note = _golden_for(job, model, out_dir, stage)
-    notes.append(golden_note)
+        return make_golden(model, out_dir / "golden", job.synthesis, job.inputs_file)
+
+
+def _report(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet, results: list[ArtifactResult],
+            notes: list[str], out_dir: Path, stage: Stage) -> Report:
     notes += [f"golden input {name}: {why}" for name, why in golden.manifest.get("inferred", {}).items()]
-    calibration = _calibration(job, model, golden)
     if job.calibration_file is not None:
         notes += calibration_coverage(inputs_from_file(job.calibration_file, model.signatures), golden.inputs)
     report = Report(model=_model_summary(model), golden=golden.summary())
     report.versions = dict(golden.manifest.get("versions", {}))
-    if job.jobs > 1 and len(requested) > 1:
-        # Converters and runtimes spend their time in native code that releases the GIL.
-        with ThreadPoolExecutor(max_workers=job.jobs, thread_name_prefix="tfport") as pool:
-            made = list(pool.map(lambda pair: _convert_one(*pair, model, golden, calibration, job, out_dir, stage),
-                                 requested))
-    else:
-        made = [_convert_one(target, mode, model, golden, calibration, job, out_dir, stage) for target, mode in requested]
-    results = [result for per_artifact in made for result in per_artifact]
     notes += revival_notes(model.path)  # known once the golden recording or a converter loaded the model
     for result in results:
         result.notes[:0] = notes
@@ -132,9 +156,10 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     return report
 
 
-def _golden_for(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: Stage) -> tuple[GoldenSet, str]:
+def _golden_at_hand(job: ConvertJob, model: SavedModelInfo, out_dir: Path) -> tuple[GoldenSet | None, str]:
+    """The golden set given (--golden) or recorded before in the out dir for the same model and
+    options, with a note on it; or None and the note for the one about to be recorded."""
     if job.golden_dir is not None:
-        stage("golden", "reading the golden set")
         golden = read_golden(job.golden_dir)
         golden.check_model(model.fingerprint, model.signatures, f"SavedModel {model.path}")
         return golden, f"golden set {job.golden_dir}"
@@ -143,14 +168,31 @@ def _golden_for(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: St
     reused, refused = (None, None) if job.force else reusable_golden(path, model, request)
     if reused is not None:
         return reused, f"reused the golden set in {path} (same model and options, files as recorded)"
-    stage("golden", "recording outputs of the SavedModel")
     why = f" again (the one there was not reused: {refused})" if refused else ""
-    return make_golden(model, path, job.synthesis, job.inputs_file), f"recorded a golden set in {path}{why}"
+    return None, f"recorded a golden set in {path}{why}"
 
 
-def _calibration(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet) -> Callable[[], Iterator]:
+def _warm_up(warm: contextlib.ExitStack, requested, model: SavedModelInfo, golden: GoldenSet | None,
+             job: ConvertJob) -> None:
+    """Start each target's warm-up (Target.warm_up) that a conversion of this run will use: for
+    an artifact not in the cache, or one whose key needs the golden set about to be recorded."""
+    for name, target in {target.name: target for target, _ in requested if target.warm_up}.items():
+        modes = [mode for same, mode in requested if same.name == name]
+        if job.force or any(not cache.holds(_artifact_key(target, mode, model, golden, job)) if golden is not None
+                            or not _needs_golden(target, mode, job) else True for mode in modes):
+            warm.enter_context(target.warm_up())
+
+
+def _calibration(job: ConvertJob, model: SavedModelInfo, golden: Future, target, mode: str) -> Callable[[], Iterator]:
+    """The samples a calibrated mode reads: --calibration's, else the golden inputs. Another mode
+    gets none: it converts before the golden set exists (Target.calibrated_modes)."""
+    if not _needs_golden(target, mode, job):
+        def refused() -> Iterator:
+            raise ConversionError(f"target {target.name} read calibration samples in mode {mode}, which is not "
+                                  "among its calibrated_modes — a bug in the target plugin")
+        return refused
     if job.calibration_file is None:
-        return golden.calibration
+        return lambda: golden.result().calibration()
     samples = inputs_from_file(job.calibration_file, model.signatures)
 
     def calibration() -> Iterator:
@@ -159,6 +201,11 @@ def _calibration(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet) -> C
                 yield key, feed
 
     return calibration
+
+
+def _needs_golden(target, mode: str, job: ConvertJob) -> bool:
+    """Does converting read the golden set: to calibrate, or to search a --budget with parity?"""
+    return mode in target.calibrated_modes or _searches_budget(target, mode, job)
 
 
 def calibration_coverage(calibration: Mapping[str, Mapping[str, np.ndarray]],
@@ -181,20 +228,16 @@ def calibration_coverage(calibration: Mapping[str, Mapping[str, np.ndarray]],
     return warnings
 
 
-def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) -> list[ArtifactResult]:
+def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: ConvertJob, out_dir: Path,
+                 stage: Stage) -> list[ArtifactResult]:
     """The artifact of one (target, mode), made or restored from the cache, and its verdict on each
     of the target's parity runs (Target.parity_runs): one result per run, the same artifact."""
     made = ArtifactResult(target=target.name, quantization=mode)
     final = out_dir / made.label
     options = target_options_for(target, job.target_options)
-    key = cache.artifact_key({
-        "model": model.fingerprint, "target": target.name, "mode": mode, "options": options,
-        "golden": cache.file_digest(golden.path / MANIFEST), "versions": cache.package_versions(target.packages),
-        "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
-        "budget": job.budget if _searches_budget(target, mode, job) else None,
-    })
     results = [made]
     try:
+        key = _artifact_key(target, mode, model, golden.result() if _needs_golden(target, mode, job) else None, job)
         target.check_options(options)  # a typo or an unavailable provider, before converting
         runs = target.parity_runs(options)
         with native_stderr_to_log(), staged_directory(final) as staging:
@@ -207,13 +250,14 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
             else:
                 stage(made.label, "converting and validating" + (" until --budget holds" if
                                                                  _searches_budget(target, mode, job) else ""))
-                record = _convert_fresh(target, mode, model, calibration, options, staging, made, job, golden)
+                record = _convert_fresh(target, mode, model, _calibration(job, model, golden, target, mode), options,
+                                        staging, made, job, golden)
                 interrupt.check()  # before anything is stored or moved into place
                 cache.store(key, staging)
             made.metadata = record.metadata
             require_runtime(target)
             results = [_prove_on(replace(made, runtime=name, notes=list(made.notes), seconds=dict(made.seconds)),
-                                 run_options, target, staging / record.artifact, model, golden, job, stage)
+                                 run_options, target, staging / record.artifact, model, golden.result(), job, stage)
                        for name, run_options in runs]
         for result in results:
             describe_artifact(result, final / record.artifact, out_dir)
@@ -221,6 +265,19 @@ def _convert_one(target, mode, model, golden, calibration, job, out_dir, stage) 
         for result in results:
             _record_error(result, exc)
     return results
+
+
+def _artifact_key(target, mode: str, model: SavedModelInfo, golden: GoldenSet | None, job: ConvertJob) -> str:
+    """An artifact is a function of the model, the target with its options and tool versions, and
+    what calibrated it (the golden set, given when the mode reads it, or --calibration; a --budget)."""
+    return cache.artifact_key({
+        "model": model.fingerprint, "target": target.name, "mode": mode,
+        "options": target_options_for(target, job.target_options),
+        "golden": cache.file_digest(golden.path / MANIFEST) if golden is not None else None,
+        "versions": cache.package_versions(target.packages),
+        "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
+        "budget": job.budget if _searches_budget(target, mode, job) else None,
+    })
 
 
 def _prove_on(result: ArtifactResult, options, target, artifact: Path, model, golden, job, stage) -> ArtifactResult:
@@ -289,7 +346,8 @@ def _convert_fresh(target, mode, model, calibration, options, staging, result, j
     started = time.perf_counter()
     request = ConversionRequest(model, mode, staging, calibration, options)
     if _searches_budget(target, mode, job):
-        converted, _ = budget.search(target, mode, request, golden, job.policy, job.budget, model.path, model.tags)
+        converted, _ = budget.search(target, mode, request, golden.result(), job.policy, job.budget, model.path,
+                                     model.tags)
     else:
         converted = target.convert(request)
         if job.budget and mode == "int8":

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 from tfport.errors import RuntimeFailure, RuntimeMissingError
 from tfport.logfile import file_logger, log_path
+from tfport.processes import stop
 from tfport.targets.tfjs_wire import FramedEngine, split_frame
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -135,12 +136,7 @@ class BrowserSession(FramedEngine):
 
     def close(self) -> None:
         self.work.put(None)  # lets the page leave its loop
-        self._browser.terminate()
-        try:
-            self._browser.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._browser.kill()
-            self._browser.wait()
+        stop(self._browser, timeout=10, terminate=True)
         self._server.shutdown()
         self._server.server_close()
         self._log.close()

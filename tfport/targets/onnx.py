@@ -292,6 +292,7 @@ TARGET = Target(
     quantization_modes=tuple(TOLERANCES),
     tolerances=TOLERANCES,
     convert=lazy("tfport.converters.onnx:convert"),
+    calibrated_modes=("int8",),
     open_runner=OnnxRunner,
     recognizes=recognizes,
     suffixes=(".onnx",),

@@ -145,6 +145,7 @@ TARGET = Target(
     quantization_modes=tuple(TOLERANCES),
     tolerances=TOLERANCES,
     convert=lazy("tfport.converters.openvino:convert"),
+    calibrated_modes=("int8",),
     open_runner=OpenVinoRunner,
     recognizes=recognizes,
     suffixes=(".xml",),

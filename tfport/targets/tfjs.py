@@ -273,6 +273,7 @@ TARGET = Target(
     check_options=check_runtime_options,
     parity_runs=parity_runs,
     setup=setup,
+    warm_up=tfjs_env.warm_up,
     packages=("tensorflow",),  # tensorflowjs's own environment is pinned by a file inside tfport (in every key)
     options={
         "shard_size": TargetOption("weight shard size in bytes (default 4 MiB)", int),

@@ -18,6 +18,7 @@ from pathlib import Path
 from tfport.errors import RuntimeFailure, RuntimeMissingError
 from tfport.logfile import log_path
 from tfport.pipeline.atomic import write_bytes_atomically
+from tfport.processes import stop
 from tfport.targets.npm_runtime import NpmRuntime, node_problem
 from tfport.targets.tfjs_wire import FramedEngine
 
@@ -84,11 +85,5 @@ class NodeProcess(FramedEngine):
         return data
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            try:
-                self._process.stdin.close()
-                self._process.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self._process.kill()
-                self._process.wait()
+        stop(self._process, timeout=10)
         self._log.close()

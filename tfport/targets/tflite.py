@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tfport.converters.tflite import CALIBRATED
 from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy, listed_option
@@ -288,6 +289,7 @@ TARGET = Target(
     quantization_modes=tuple(TOLERANCES),
     tolerances=TOLERANCES,
     convert=lazy("tfport.converters.tflite:convert"),
+    calibrated_modes=CALIBRATED,
     open_runner=open_runner,
     recognizes=is_tflite_file,
     suffixes=(".tflite",),

@@ -24,6 +24,7 @@ import numpy as np
 from tfport.converters import tfjs_env
 from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.logfile import log_path
+from tfport.processes import stop
 
 WORKER = Path(__file__).with_name("tflite_flex_worker.py")
 SETUP_COMMAND = "tfport setup tflite"
@@ -87,13 +88,7 @@ class FlexInterpreter:
             return header, {name: stored[name] for name in stored.files}
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.stdin.close()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop(self._process, timeout=30)
         self._log.close()
 
 
