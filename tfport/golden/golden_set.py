@@ -41,6 +41,7 @@ class GoldenSet:
     manifest: dict[str, Any]
     inputs: dict[str, dict[str, np.ndarray]]  # signature -> input name -> stacked samples
     outputs: dict[str, dict[str, np.ndarray]]  # signature -> output name -> stacked samples
+    seconds: float | None = None  # how long recording took, when this run recorded it
 
     @property
     def fingerprint(self) -> str:

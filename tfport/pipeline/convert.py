@@ -6,7 +6,6 @@ nothing here.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +29,7 @@ from tfport.pipeline import budget, cache, interrupt
 from tfport.pipeline.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
 from tfport.pipeline.explain import explain as explain_divergence
 from tfport.pipeline.progress import Stage, no_stage
+from tfport.pipeline.warm_ups import WarmUps
 from tfport.pipeline.record import ArtifactRecord, describe_artifact
 from tfport.plugin import ArtifactMetadata, ConversionRequest
 from tfport.registry import (
@@ -107,11 +107,12 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     notes = [f"using version {model.version} of {job.model_path}"] if model.version is not None else []
     at_hand, golden_note = _golden_at_hand(job, model, out_dir)
     order = sorted(range(len(requested)), key=lambda i: requested[i][0].warm_up is None)
-    with contextlib.ExitStack() as warm, ThreadPoolExecutor(1, thread_name_prefix="tfport-golden") as recorder, \
+    with WarmUps() as warm, ThreadPoolExecutor(1, thread_name_prefix="tfport-golden") as recorder, \
             ThreadPoolExecutor(job.jobs, thread_name_prefix="tfport") as pool:
         _warm_up(warm, requested, model, at_hand, job)
         golden = recorder.submit(_record_golden, job, model, out_dir, stage) if at_hand is None else _done(at_hand)
-        made = {i: pool.submit(_convert_one, *requested[i], model, golden, job, out_dir, stage) for i in order}
+        made = {i: pool.submit(_convert_one, *requested[i], model, golden, job, out_dir, stage,
+                               warm.conversion(requested[i][0].name)) for i in order}
         try:
             golden_set = golden.result()  # its failure (a bad input) is the run's, not each artifact's
         except BaseException:
@@ -130,8 +131,11 @@ def _done(golden: GoldenSet) -> Future:
 
 def _record_golden(job: ConvertJob, model: SavedModelInfo, out_dir: Path, stage: Stage) -> GoldenSet:
     stage("golden", "recording outputs of the SavedModel")
+    started = time.perf_counter()
     with native_stderr_to_log():
-        return make_golden(model, out_dir / "golden", job.synthesis, job.inputs_file)
+        golden = make_golden(model, out_dir / "golden", job.synthesis, job.inputs_file)
+    golden.seconds = round(time.perf_counter() - started, 3)
+    return golden
 
 
 def _report(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet, results: list[ArtifactResult],
@@ -140,6 +144,8 @@ def _report(job: ConvertJob, model: SavedModelInfo, golden: GoldenSet, results: 
     if job.calibration_file is not None:
         notes += calibration_coverage(inputs_from_file(job.calibration_file, model.signatures), golden.inputs)
     report = Report(model=_model_summary(model), golden=golden.summary())
+    if golden.seconds is not None:  # recorded by this run (with TensorFlow's import, when it came first)
+        report.golden["seconds"] = golden.seconds
     report.versions = dict(golden.manifest.get("versions", {}))
     notes += revival_notes(model.path)  # known once the golden recording or a converter loaded the model
     for result in results:
@@ -172,7 +178,7 @@ def _golden_at_hand(job: ConvertJob, model: SavedModelInfo, out_dir: Path) -> tu
     return None, f"recorded a golden set in {path}{why}"
 
 
-def _warm_up(warm: contextlib.ExitStack, requested, model: SavedModelInfo, golden: GoldenSet | None,
+def _warm_up(warm: WarmUps, requested, model: SavedModelInfo, golden: GoldenSet | None,
              job: ConvertJob) -> None:
     """Start each target's warm-up (Target.warm_up) that a conversion of this run will use: for
     an artifact not in the cache, or one whose key needs the golden set about to be recorded."""
@@ -180,7 +186,7 @@ def _warm_up(warm: contextlib.ExitStack, requested, model: SavedModelInfo, golde
         modes = [mode for same, mode in requested if same.name == name]
         if job.force or any(not cache.holds(_artifact_key(target, mode, model, golden, job)) if golden is not None
                             or not _needs_golden(target, mode, job) else True for mode in modes):
-            warm.enter_context(target.warm_up())
+            warm.start(target, len(modes))
 
 
 def _calibration(job: ConvertJob, model: SavedModelInfo, golden: Future, target, mode: str) -> Callable[[], Iterator]:
@@ -229,9 +235,10 @@ def calibration_coverage(calibration: Mapping[str, Mapping[str, np.ndarray]],
 
 
 def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: ConvertJob, out_dir: Path,
-                 stage: Stage) -> list[ArtifactResult]:
+                 stage: Stage, converted: Callable[[], None]) -> list[ArtifactResult]:
     """The artifact of one (target, mode), made or restored from the cache, and its verdict on each
-    of the target's parity runs (Target.parity_runs): one result per run, the same artifact."""
+    of the target's parity runs (Target.parity_runs): one result per run, the same artifact.
+    `converted()` is called once the artifact is there (or failed), before parity."""
     made = ArtifactResult(target=target.name, quantization=mode)
     final = out_dir / made.label
     options = target_options_for(target, job.target_options)
@@ -254,6 +261,7 @@ def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: 
                                         staging, made, job, golden)
                 interrupt.check()  # before anything is stored or moved into place
                 cache.store(key, staging)
+            converted()
             made.metadata = record.metadata
             require_runtime(target)
             results = [_prove_on(replace(made, runtime=name, notes=list(made.notes), seconds=dict(made.seconds)),
@@ -264,6 +272,8 @@ def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: 
     except Exception as exc:  # a converter or runtime crash is this artifact's failure only
         for result in results:
             _record_error(result, exc)
+    finally:
+        converted()
     return results
 
 

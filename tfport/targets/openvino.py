@@ -38,9 +38,9 @@ class OpenVinoRunner(Runner):
         problem = runtime_problem()
         if problem:
             raise RuntimeMissingError(problem)
-        import openvino
+        from tfport.converters.openvino import import_openvino
 
-        self._core = openvino.Core()
+        self._core = import_openvino().Core()
         self._device = check_options(options, self._core)
         self._config = {"INFERENCE_PRECISION_HINT": "f32"}
         if options.get(RUNTIME_THREADS):
@@ -103,9 +103,9 @@ def check_options(options: Mapping[str, Any], core=None) -> str:
     if runtime_problem():
         return device
     if core is None:
-        import openvino
+        from tfport.converters.openvino import import_openvino
 
-        core = openvino.Core()
+        core = import_openvino().Core()
     available = core.available_devices
     if device not in available:
         raise RuntimeMissingError(f"--device {device}: OpenVINO here has {', '.join(available)}")
