@@ -1,6 +1,7 @@
 """tfport bench: every runtime measured alike, with the numbers a choice of target needs."""
 
 import json
+import os
 
 import pytest
 
@@ -26,11 +27,16 @@ def test_every_runtime_gets_a_row_with_the_asked_counts(bench_json):
     artifacts = {artifact for artifact, _ in rows}
     assert artifacts == {"savedmodel", "tflite-float32", "tflite-int8", "onnx-float32", "onnx-int8", "tfjs-float32",
                          "tfjs-int8"}
+    cores = bench["settings"].pop("pinned_cores")
     assert bench["settings"] == {"runs": 7, "warmup": 2, "batch": 4, "threads": 1, "target_options": {}}
+    assert len(cores) == 1 and cores[0] in os.sched_getaffinity(0), "every runtime pinned to the same one core"
+    assert 0 <= bench["machine"]["other_processes_cpu_share"] <= 1
+    assert bench["machine"]["noisy"] == (bench["machine"]["other_processes_cpu_share"] > 0.10)
     for row in rows.values():
         assert row["parity"] in {"pass", "fail", "reference"} and (row["size_bytes"] or 0) >= 0
         assert row["runs"] == 7 and row["load_s"] >= 0
-        assert 0 < row["latency_ms"]["min"] <= row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
+        latency = row["latency_ms"]
+        assert 0 < latency["min"] <= latency["p50"] <= latency["p95"] <= latency["max"]
         assert row["throughput_per_s"] > 0, row.get("throughput_note")
         assert row["peak_rss_mb"] > row["baseline_rss_mb"] > 0
 

@@ -1,5 +1,6 @@
 """Work already done is not redone: a second identical run reuses golden set and artifact."""
 
+import json
 import os
 import subprocess
 import sys
@@ -44,3 +45,19 @@ def test_two_runs_on_one_out_dir_take_turns(saved_model, tmp_path):
     for mode in ("float32", "fp16"):
         assert (tmp_path / "out" / f"tflite-{mode}" / "two_signatures.tflite").is_file()
     assert not [p for p in (tmp_path / "out").iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+
+def test_artifacts_that_read_no_golden_inputs_outlive_a_new_golden_set(cli, saved_model, tmp_path):
+    """float32 converts without the golden set (it is recorded meanwhile), so other golden samples
+    reuse the float32 artifact; int8 calibrates on them, so it converts again — and parity, which
+    depends on the golden set, runs again for both."""
+    model = saved_model("unknown_batch_cnn")
+    first = cli("convert", model, "--quantize", "float32,int8", "--samples", "4", "--out", tmp_path / "a")
+    assert first.exit_code == 0, first.output
+    other = cli("convert", model, "--quantize", "float32,int8", "--samples", "5", "--out", tmp_path / "b")
+    assert other.exit_code == 0, other.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    notes = {result["quantization"]: " ".join(result["notes"]) for result in report["results"]}
+    assert "reused the cached artifact" in notes["float32"] and "reused the cached artifact" not in notes["int8"]
+    assert not any("reused the parity results" in text for text in notes.values())
+    assert report["golden"]["seconds"] > 0, "the recording's time is in the report"

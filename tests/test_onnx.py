@@ -98,6 +98,14 @@ def test_every_quantization_mode_yields_a_verdict(convert_model, tmp_path, mode)
         assert "DynamicQuantizeLinear" in ops and "int8" in weights
     else:
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "int8" in weights
+        initializers = {t.name: t for t in model.graph.initializer}
+        zero_points = [initializers[n.input[2]] for n in model.graph.node
+                       if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in initializers]
+        assert zero_points and {z.data_type for z in zero_points} == {onnx.TensorProto.UINT8}, \
+            "uint8 activations: onnxruntime's fast x86 int8 kernels are uint8 x int8"
+        quantized = [onnx.numpy_helper.to_array(t) for t in model.graph.initializer
+                     if t.data_type == onnx.TensorProto.INT8 and len(t.dims) > 1]
+        assert max(int(abs(w.astype(int)).max()) for w in quantized) <= 64, "7-bit weights: no overflow without VNNI"
 
 
 def test_int8_calibrates_on_the_samples_of_aliased_signatures_too(convert_model):

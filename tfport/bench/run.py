@@ -8,7 +8,10 @@ It exists to choose a target, so the numbers must be comparable:
 - "load" is the cold start in a fresh process: importing the runtime, opening the artifact and
   its first run (lazy runtimes load there);
 - latency is measured over `runs` runs after `warmup` untimed ones, each run timed alone, inside
-  the runtime's own process when it has one (TF.js on Node.js), so pipes are not counted;
+  the runtime's own process when it has one (TF.js on Node.js), so pipes are not counted; shown
+  as min / median / max, because one slow run says nothing and a spread says a lot;
+- every worker is pinned to the same `threads` cores (tfport.bench.machine), and the CPU time
+  other processes took meanwhile is measured: above 10 % the result says the machine was noisy;
 - throughput is batch size / median batch time; an artifact that cannot take the batch says why.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tfport.bench.machine import NOISY_SHARE, OtherLoad, cores_for
 from tfport.errors import BadInputError
 from tfport.golden.golden_set import read_golden
 from tfport.pipeline.progress import Stage, no_stage
@@ -124,19 +128,26 @@ def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage
     batchable = {key: bool(spec.inputs) and all(s.shape and s.shape[0] is None for s in spec.inputs.values())
                  for key, spec in golden.signatures.items()}
     results = []
+    cores = cores_for(options.threads)
+    others = OtherLoad()
     for item in items:
         stage(item["label"], f"{options.warmup} warm-up + {options.runs} timed runs")
-        results.append(_measure(item, directory / "golden", signatures, batchable, options))
+        results.append(_measure(item, directory / "golden", signatures, batchable, options, cores))
+    share = others.share()
     return {"schema": "tfport-bench", "schema_version": 1, "directory": str(directory),
-            "model": str(model) if model else None, "settings": _settings(options), "rows": _rows(results)}
+            "model": str(model) if model else None, "settings": {**_settings(options), "pinned_cores": cores},
+            "machine": {"other_processes_cpu_share": None if share is None else round(share, 3),
+                        "noisy": share is not None and share > NOISY_SHARE},
+            "rows": _rows(results)}
 
 
-def _measure(item, golden_dir: Path, signatures, batchable, options: BenchOptions) -> dict[str, Any]:
+def _measure(item, golden_dir: Path, signatures, batchable, options: BenchOptions, cores: list[int]
+             ) -> dict[str, Any]:
     if item["target"] is not None:
         require_runtime(get_target(item["target"]))
     spec = {**item, "options": item.get("options", {}), "golden": str(golden_dir), "signatures": signatures,
             "batchable": batchable, "runs": options.runs, "warmup": options.warmup, "batch": options.batch,
-            "threads": options.threads}
+            "threads": options.threads, "cores": cores}
     worker = subprocess.run([sys.executable, "-m", "tfport.bench.worker"], input=json.dumps(spec, default=str),
                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     try:
@@ -165,8 +176,9 @@ def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append({
                 **base, "signature": row["signature"], "load_s": round(row["load_s"], 4),
                 "runs": len(latencies), "latency_ms": {
-                    "p50": float(np.percentile(latencies, 50)), "p95": float(np.percentile(latencies, 95)),
-                    "mean": float(latencies.mean()), "min": float(latencies.min())},
+                    "min": float(latencies.min()), "p50": float(np.percentile(latencies, 50)),
+                    "p95": float(np.percentile(latencies, 95)), "max": float(latencies.max()),
+                    "mean": float(latencies.mean())},
                 "throughput_per_s": row["throughput_per_s"], "throughput_note": row.get("throughput_note", ""),
                 "baseline_rss_mb": round(result["baseline_rss_mb"], 1),
                 "peak_rss_mb": round(result["peak_rss_mb"] + result["child_peak_rss_mb"], 1),
@@ -178,21 +190,35 @@ def bench_table(bench: dict):
     from rich.table import Table
 
     settings = bench["settings"]
-    notes = {f"{row['artifact']}: {note}" for row in bench["rows"] for note in row.get("runtime_notes", [])}
+    notes = sorted({f"{row['artifact']}: {note}" for row in bench["rows"] for note in row.get("runtime_notes", [])})
+    notes.insert(0, machine_note(bench))
+    cores = ",".join(map(str, settings.get("pinned_cores", []))) or "not pinned"
     table = Table(title=f"tfport bench — {settings['runs']} runs after {settings['warmup']} warm-up, "
-                        f"{settings['threads']} thread(s), batch {settings['batch']}", title_justify="left",
-                  caption="\n".join(sorted(notes)) or None, caption_justify="left")
-    for column in ("artifact", "signature", "parity", "size MB", "load + 1st run s", "p50 ms", "p95 ms",
+                        f"{settings['threads']} thread(s) on core(s) {cores}, batch {settings['batch']}",
+                  title_justify="left", caption="\n".join(notes), caption_justify="left")
+    for column in ("artifact", "signature", "parity", "size MB", "load + 1st run s", "ms min", "median", "max",
                    f"samples/s @{settings['batch']}", "peak MB"):
         table.add_column(column, justify="left" if column in ("artifact", "signature", "parity") else "right")
     for row in bench["rows"]:
         proof = [row["parity"] or "", f"{row['size_bytes'] / 1e6:.1f}" if row["size_bytes"] else ""]
         if "error" in row:
-            table.add_row(row["artifact"], "", *proof, f"[red]{row['error']}[/]", "", "", "", "")
+            table.add_row(row["artifact"], "", *proof, f"[red]{row['error']}[/]", "", "", "", "", "")
             continue
         throughput = (f"{row['throughput_per_s']:.1f}" if row["throughput_per_s"] is not None
                       else f"n/a: {row['throughput_note']}")
-        table.add_row(row["artifact"], row["signature"], *proof, f"{row['load_s']:.3f}",
-                      f"{row['latency_ms']['p50']:.2f}", f"{row['latency_ms']['p95']:.2f}", throughput,
-                      f"{row['peak_rss_mb']:.0f}")
+        latency = row["latency_ms"]
+        table.add_row(row["artifact"], row["signature"], *proof, f"{row['load_s']:.3f}", f"{latency['min']:.2f}",
+                      f"{latency['p50']:.2f}", f"{latency['max']:.2f}", throughput, f"{row['peak_rss_mb']:.0f}")
     return table
+
+
+def machine_note(bench: dict) -> str:
+    """Whether other processes took CPU time while the bench ran, in a line under the table."""
+    share = bench.get("machine", {}).get("other_processes_cpu_share")
+    if share is None:
+        return "other processes' CPU use during the bench: unknown here (no /proc/stat)"
+    if bench["machine"]["noisy"]:
+        return (f"[bold yellow]noisy machine[/]: other processes took {share:.0%} of the CPU time while this ran — "
+                "latencies are not comparable with a quiet run; run again when the machine is idle")
+    return f"quiet machine: other processes took {share:.0%} of the CPU time while this ran"
+

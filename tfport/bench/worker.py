@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tfport.bench.machine import pin
 from tfport.bench.proc_memory import descendants, peak_mb, rss_mb
 from tfport.golden.golden_set import read_golden, sample_count
 
@@ -83,6 +84,7 @@ def main() -> None:
     from tfport.logfile import native_stderr_to_log
 
     spec = json.loads(sys.stdin.read())
+    pin(spec.get("cores", []))
     try:
         with native_stderr_to_log():
             answer = measure(spec)

@@ -4,7 +4,8 @@ Default tolerances, per quantization mode (reasons and measurements in README, "
 - float32: |Δ| ≤ 1e-4 + 1e-3·|ref| per element — same math, other kernels.
 - fp16: weights and compute in float16 (inputs/outputs float32); cosine ≥ 0.999, SNR ≥ 30 dB.
 - dynamic: int8 weights, activations quantized per run; cosine ≥ 0.995, SNR ≥ 20 dB.
-- int8: static QDQ, int8 weights and activations, calibrated; cosine ≥ 0.99, SNR ≥ 15 dB, top-1 ≥ 0.95.
+- int8: static QDQ, uint8 activations, int8 per-channel weights (7-bit unless
+  --full-range-weights), calibrated; cosine ≥ 0.99, SNR ≥ 15 dB, top-1 ≥ 0.95.
 
 Nothing here imports onnx, onnxruntime or TensorFlow at module import (`tfport --help` stays light).
 """
@@ -307,5 +308,7 @@ TARGET = Target(
                                            str, "all"),
         "keep_float": TargetOption("int8 mode: nodes to leave in float, comma-separated (as `tfport explain` "
                                    "names them; --budget chooses them)", str, ""),
+        "full_range_weights": TargetOption("int8 mode: 8-bit weights (default 7-bit: onnxruntime's uint8 x int8 "
+                                           "kernels can overflow 8-bit ones on x86 CPUs without VNNI)", bool, False),
     },
 )
