@@ -94,10 +94,10 @@ class BudgetSearch:
         kept = f"{len(chosen.kept_float)} value(s) of the artifact kept in float ({chosen.why}; {self.matched_ops} " \
                "ops matched the SavedModel's)"
         if self.met and chosen.why == "every op":
-            return (f"--budget {wanted}: only met with every value of the artifact in float — this model's int8 "
-                    f"cannot reach it (no smaller mix tried did; plain int8: {reached(plain)}): {reached(chosen)}, "
-                    f"{ratio:.2f}x the size of plain int8, a float32 model in an int8 file's clothes — ship the "
-                    "float32 or fp16 artifact instead, or calibrate on real inputs (--calibration)")
+            return (f"--budget {wanted}: met with every value of the artifact kept in float, and by no smaller mix "
+                    f"tried — this model's int8 cannot reach it (plain int8: {reached(plain)}): {reached(chosen)}, "
+                    f"{ratio:.2f}x the size of plain int8, a float model in an int8 file — ship the float32 or fp16 "
+                    "artifact instead, or calibrate on real inputs (--calibration)")
         if self.met:
             return (f"--budget {wanted}: met with {kept}: {reached(chosen)}, {ratio:.2f}x the size of plain int8 "
                     f"({reached(plain)})")
