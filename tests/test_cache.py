@@ -61,3 +61,21 @@ def test_artifacts_that_read_no_golden_inputs_outlive_a_new_golden_set(cli, save
     assert "reused the cached artifact" in notes["float32"] and "reused the cached artifact" not in notes["int8"]
     assert not any("reused the parity results" in text for text in notes.values())
     assert report["golden"]["seconds"] > 0, "the recording's time is in the report"
+
+
+def test_a_cached_artifact_needs_no_warm_up(cli, saved_model, tmp_path):
+    """The warm-up check computes the key the conversion does: a float32 artifact in the cache (its
+    key holds no golden set) starts no converter process; an int8 one waits for the golden set."""
+    from tfport.golden.golden_set import read_golden
+    from tfport.parity.tolerance import load_policy
+    from tfport.pipeline.convert import ConvertJob, _done, _will_convert, model_to_load
+    from tfport.registry import get_target
+
+    model = saved_model("unknown_batch_cnn")
+    assert cli("convert", model, "--samples", "4", "--out", tmp_path / "out").exit_code == 0
+    job = ConvertJob(model, [("tflite", "float32")], load_policy())
+    info, tflite = model_to_load(model, False), get_target("tflite")
+    golden = _done(read_golden(tmp_path / "out" / "golden"))
+    assert not _will_convert(tflite, "float32", info, golden, job)
+    assert not _will_convert(tflite, "float32", info, None, job), "float32's key needs no golden set"
+    assert _will_convert(tflite, "int8", info, None, job), "int8's key waits for the recording"

@@ -33,6 +33,12 @@ class OtherLoad:
     def __init__(self) -> None:
         self._busy, self._own, self._wall = _busy_seconds(), _own_seconds(), time.monotonic()
 
+    def summary(self) -> dict[str, float | bool | None]:
+        """For the bench JSON: the share (None where unknown) and whether it makes the machine noisy."""
+        share = self.share()
+        return {"other_processes_cpu_share": None if share is None else round(share, 3),
+                "noisy": share is not None and share > NOISY_SHARE}
+
     def share(self) -> float | None:
         busy = _busy_seconds()
         if busy is None or self._busy is None:

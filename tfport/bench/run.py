@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tfport.bench.machine import NOISY_SHARE, OtherLoad, cores_for
+from tfport.bench.machine import OtherLoad, cores_for
 from tfport.errors import BadInputError
 from tfport.golden.golden_set import read_golden
 from tfport.pipeline.progress import Stage, no_stage
@@ -133,11 +133,10 @@ def bench_directory(path: Path, model: Path | None, options: BenchOptions, stage
     for item in items:
         stage(item["label"], f"{options.warmup} warm-up + {options.runs} timed runs")
         results.append(_measure(item, directory / "golden", signatures, batchable, options, cores))
-    share = others.share()
+    machine = others.summary()
     return {"schema": "tfport-bench", "schema_version": 1, "directory": str(directory),
             "model": str(model) if model else None, "settings": {**_settings(options), "pinned_cores": cores},
-            "machine": {"other_processes_cpu_share": None if share is None else round(share, 3),
-                        "noisy": share is not None and share > NOISY_SHARE},
+            "machine": machine,
             "rows": _rows(results)}
 
 

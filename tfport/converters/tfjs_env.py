@@ -158,8 +158,9 @@ def warm_up() -> Iterator[None]:
     environment nothing starts: the conversion makes it, and reports if it cannot."""
     global _warm
     with _warm_lock:
-        worker = None if _warm is not None or not (environment_dir() / READY).is_file() else _Worker()
-        _warm = _warm or worker
+        worker = _Worker() if _warm is None and (environment_dir() / READY).is_file() else None
+        if worker is not None:
+            _warm = worker
     if worker is None:
         yield
         return

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from tfport.converters.tflite_bundle import write_bundle
+from tfport.converters.tflite_calibration import CALIBRATED, representative_dataset
 from tfport.converters.tflite_io import signature_io
 from tfport.errors import ConversionError
 from tfport.logfile import file_logger
@@ -16,7 +16,6 @@ from tfport.savedmodel.rewrites.apply import rewritten_model
 from tfport.savedmodel.tensorflow import tensorflow
 
 FLEX_NEEDED = "ERROR_NEEDS_FLEX_OPS"
-CALIBRATED = ("int8", "int16x8")  # modes that run the model on calibration samples while converting
 
 
 def convert(request: ConversionRequest) -> ConversionResult:
@@ -190,7 +189,7 @@ def _configure_quantization(tf, converter, request: ConversionRequest) -> list:
         return [tf.lite.OpsSet.TFLITE_BUILTINS]
     if mode == "dynamic":
         return [tf.lite.OpsSet.TFLITE_BUILTINS]
-    converter.representative_dataset = _representative_dataset(request)
+    converter.representative_dataset = representative_dataset(request)
     if mode == "int16x8":
         return [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     if request.options.get("int8_io"):
@@ -199,19 +198,6 @@ def _configure_quantization(tf, converter, request: ConversionRequest) -> list:
     if kept_float(request.options):  # calibrated here, quantized after, leaving these tensors' ops float
         converter._experimental_calibrate_only = True
     return [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-
-
-def _representative_dataset(request: ConversionRequest):
-    """Calibration samples by converted signature; an alias's samples calibrate the one it aliases."""
-    model = request.saved_model
-    single = len(model.distinct_signatures) == 1
-
-    def samples() -> Iterator:
-        for signature, feed in request.calibration():
-            kept = model.aliases.get(signature, signature)
-            yield feed if single else (kept, feed)
-
-    return samples
 
 
 def _runtime_needs(flatbuffer: bytes, facts: dict) -> RuntimeNeeds:

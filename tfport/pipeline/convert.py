@@ -110,8 +110,10 @@ def _convert_into(job: ConvertJob, requested, model: SavedModelInfo, out_dir: Pa
     order = sorted(range(len(requested)), key=lambda i: requested[i][0].warm_up is None)
     with WarmUps() as warm, ThreadPoolExecutor(1, thread_name_prefix="tfport-golden") as recorder, \
             ThreadPoolExecutor(job.jobs, thread_name_prefix="tfport") as pool:
-        _warm_up(warm, requested, model, at_hand, job)
-        golden = recorder.submit(_record_golden, job, model, out_dir, stage) if at_hand is None else _done(at_hand)
+        golden = _done(at_hand) if at_hand is not None else None
+        _warm_up(warm, requested, model, golden, job)
+        if golden is None:
+            golden = recorder.submit(_record_golden, job, model, out_dir, stage)
         made = {i: pool.submit(_convert_one, *requested[i], model, golden, job, out_dir, stage,
                                warm.conversion(requested[i][0].name)) for i in order}
         try:
@@ -179,15 +181,20 @@ def _golden_at_hand(job: ConvertJob, model: SavedModelInfo, out_dir: Path) -> tu
     return None, f"recorded a golden set in {path}{why}"
 
 
-def _warm_up(warm: WarmUps, requested, model: SavedModelInfo, golden: GoldenSet | None,
-             job: ConvertJob) -> None:
-    """Start each target's warm-up (Target.warm_up) that a conversion of this run will use: for
-    an artifact not in the cache, or one whose key needs the golden set about to be recorded."""
+def _warm_up(warm: WarmUps, requested, model: SavedModelInfo, golden: Future | None, job: ConvertJob) -> None:
+    """Start each target's warm-up (Target.warm_up) that a conversion of this run will use."""
     for name, target in {target.name: target for target, _ in requested if target.warm_up}.items():
         modes = [mode for same, mode in requested if same.name == name]
-        if job.force or any(not cache.holds(_artifact_key(target, mode, model, golden, job)) if golden is not None
-                            or not _needs_golden(target, mode, job) else True for mode in modes):
+        if any(_will_convert(target, mode, model, golden, job) for mode in modes):
             warm.start(target, len(modes))
+
+
+def _will_convert(target, mode: str, model: SavedModelInfo, golden: Future | None, job: ConvertJob) -> bool:
+    """Whether the artifact is not in the cache; assumed so while the golden set its key needs is
+    still to be recorded (`golden` None)."""
+    if job.force or (golden is None and _needs_golden(target, mode, job)):
+        return True
+    return not cache.holds(_artifact_key(target, mode, model, golden, job))
 
 
 def _calibration(job: ConvertJob, model: SavedModelInfo, golden: Future, target, mode: str) -> Callable[[], Iterator]:
@@ -245,7 +252,7 @@ def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: 
     options = target_options_for(target, job.target_options)
     results = [made]
     try:
-        key = _artifact_key(target, mode, model, golden.result() if _needs_golden(target, mode, job) else None, job)
+        key = _artifact_key(target, mode, model, golden, job)
         target.check_options(options)  # a typo or an unavailable provider, before converting
         runs = target.parity_runs(options)
         with native_stderr_to_log(), staged_directory(final) as staging:
@@ -278,13 +285,15 @@ def _convert_one(target, mode: str, model: SavedModelInfo, golden: Future, job: 
     return results
 
 
-def _artifact_key(target, mode: str, model: SavedModelInfo, golden: GoldenSet | None, job: ConvertJob) -> str:
+def _artifact_key(target, mode: str, model: SavedModelInfo, golden: Future | None, job: ConvertJob) -> str:
     """An artifact is a function of the model, the target with its options and tool versions, and
-    what calibrated it (the golden set, given when the mode reads it, or --calibration; a --budget)."""
+    what calibrated it (the golden set when the mode reads it — waiting for it then —, or
+    --calibration; a --budget)."""
+    needs_golden = _needs_golden(target, mode, job)
     return cache.artifact_key({
         "model": model.fingerprint, "target": target.name, "mode": mode,
         "options": target_options_for(target, job.target_options),
-        "golden": cache.file_digest(golden.path / MANIFEST) if golden is not None else None,
+        "golden": cache.file_digest(golden.result().path / MANIFEST) if needs_golden else None,
         "versions": cache.package_versions(target.packages),
         "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
         "budget": job.budget if _searches_budget(target, mode, job) else None,

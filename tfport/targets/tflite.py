@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tfport.converters.tflite import CALIBRATED
+from tfport.converters.tflite_calibration import CALIBRATED
 from tfport.errors import BadInputError, CannotCheckHere, RuntimeMissingError
 from tfport.parity.tolerance import Tolerance
 from tfport.plugin import RUNTIME_THREADS, ArtifactMetadata, Feed, Runner, Target, TargetOption, lazy, listed_option
