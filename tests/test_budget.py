@@ -82,3 +82,31 @@ def test_a_met_budget_ends_in_an_artifact_that_passes_its_verdict(convert_model,
     assert search["trials"][0]["reached"]["snr_db"] >= snr - 3 and search["trials"][0]["failed_checks"]
     assert search["met"] and search["kept_float"], search
     assert result.verdict == "pass", [o.summary() for o in result.outputs]
+
+
+def test_the_search_finds_a_small_mix_of_both_ends_where_no_prefix_alone_meets_it():
+    """A model whose output int8 ruins (a softmax: steps of 1/256) and whose early layers amplify
+    error: only its last value and its first 10 together meet the budget. Sizes grow toward the
+    tail, where the weights are. The search is measured here on a stand-in for conversion and
+    parity: what it tries, and what it picks, follow from the measurements alone."""
+    from tfport.pipeline.budget import Trial, _mixes
+
+    order = [f"value{i}" for i in range(40)]
+    tried = []
+
+    def attempt(kept, why):
+        index = {name: i for i, name in enumerate(order)}
+        positions = sorted(index[name] for name in kept)
+        first = next((i for i, p in enumerate(positions) if p != i), len(positions))
+        snr = 30.0 if "value39" in kept and first >= 10 else 10.0
+        trial = Trial(list(kept), 1000 + sum(10 * (p + 1) ** 2 for p in positions), {"snr_db": snr}, why)
+        tried.append(trial)
+        return trial
+
+    _mixes([], order, attempt, {"snr_db": 20})
+    met = [trial for trial in tried if trial.meets({"snr_db": 20})]
+    best = min(met, key=lambda trial: trial.size)
+    assert best.kept_float == order[:10] + order[-1:], best.why
+    assert best.why == "the first 10 and last 1 values in execution order"
+    converted = {tuple(trial.kept_float): trial.why for trial in tried}  # the search converts each mix once
+    assert len(converted) <= 10, list(converted.values())  # 3 + a bisection of 40 + the last 2: larger

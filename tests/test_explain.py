@@ -79,3 +79,17 @@ def test_a_model_freezing_cannot_run_is_refused_in_words(cli, saved_model, tmp_p
     outcome = cli("explain", out / "tflite-float32", "--golden", out / "golden")
     assert outcome.exit_code == 2 and "Traceback" not in outcome.output
     assert "freezing it leaves 1 resource(s) unfed" in " ".join(outcome.output.split())
+
+
+@pytest.mark.parametrize("target", ["tflite", "onnx"])
+def test_the_artifacts_values_come_in_execution_order(convert_model, saved_model, original_golden, tmp_path, target):
+    """--budget's mixes are runs of this order: TFLite lists tensors weights first and by index,
+    so its values are put in the order its ops run, weights left out (they are not computed)."""
+    result = convert_model(target, "layered_cnn", samples=2)
+    (explanation,), _ = explain_artifact(tmp_path / "out" / result.artifact, original_golden,
+                                         load_policy(search_dir=tmp_path), saved_model("layered_cnn"))
+    order = explanation["artifact_order"]
+    positions = [order.index(op["artifact_name"]) for op in explanation["ops"]]
+    assert positions == sorted(positions), (order, [op["op"] for op in explanation["ops"]])
+    assert explanation["ops"][0]["op"].startswith("conv1/") and positions[0] <= 2, order
+    assert len(order) == explanation["artifact_values"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfport.converters.tflite_bundle import write_bundle
-from tfport.converters.tflite_calibration import CALIBRATED, representative_dataset
+from tfport.converters.tflite_calibration import CALIBRATED, calibrated_once, representative_dataset
 from tfport.converters.tflite_io import signature_io
 from tfport.errors import ConversionError
 from tfport.logfile import file_logger
@@ -121,7 +121,21 @@ def _convert_fixed_batch(tf, request: ConversionRequest, source: Path, problems:
 
 def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool = False,
              fixed: dict[str, list[str]] | None = None) -> bytes:
-    """`fixed`: the inputs of a batch-1 copy by signature."""
+    """`fixed`: the inputs of a batch-1 copy by signature. int8 with ops kept in float is
+    calibrated (once for a row of such conversions), then quantized leaving those ops float."""
+    if not (request.quantization == "int8" and kept_float(request.options)):
+        return _converted(tf, request, source, select_tf_ops, fixed)
+    from tensorflow.lite.python import convert as lite_convert
+
+    calibrated = calibrated_once(request, (select_tf_ops, fixed),
+                                 lambda: _converted(tf, request, source, select_tf_ops, fixed))
+    return lite_convert.mlir_quantize(calibrated, disable_per_channel=False,
+                                      fully_quantize=bool(request.options.get("int8_io")),
+                                      denylisted_nodes=kept_float(request.options))
+
+
+def _converted(tf, request: ConversionRequest, source: Path, select_tf_ops: bool,
+               fixed: dict[str, list[str]] | None) -> bytes:
     model = request.saved_model
     converter = tf.lite.TFLiteConverter.from_saved_model(
         str(source), signature_keys=model.distinct_signatures, tags=set(model.tags) or None
@@ -135,14 +149,7 @@ def _convert(tf, request: ConversionRequest, source: Path, select_tf_ops: bool =
         # Keras 3 builds its loops' TensorLists with the open batch as a constant -1: read it as 1.
         converter._experimental_default_to_single_batch_in_tensor_list_ops = True
     converter.target_spec.supported_ops = ops
-    converted = converter.convert()
-    if request.quantization == "int8" and kept_float(request.options):
-        from tensorflow.lite.python import convert as lite_convert
-
-        converted = lite_convert.mlir_quantize(converted, disable_per_channel=False,
-                                               fully_quantize=bool(request.options.get("int8_io")),
-                                               denylisted_nodes=kept_float(request.options))
-    return converted
+    return converter.convert()
 
 
 def kept_float(options) -> list[str]:

@@ -5,10 +5,11 @@ Plain int8 first: when it meets the budget, every op stays int8 and the report s
 tried, each converted and measured on the golden set like any artifact:
 
 1. outliers — the ops whose own SNR drop is far above the others' (a layer with a wide range);
-2. a prefix — the first k matched ops in graph order, the smallest k found by bisection: when every
-   op adds a little error, the error made early is amplified by all that follows (measured on
-   MobileNetV2: keeping its 32 worst ops by their own drop in float gave 9.7 dB, its first 32 ops
-   21.5 dB at 1.1x the size of plain int8).
+2. the ends — every value of the artifact in float, and then the first and last values in its
+   execution order, as few as meet the budget: the error made early is amplified by all that
+   follows, and the last ops' int8 steps are the output's (measured on MobileNetV2: keeping its
+   32 worst ops by their own drop in float gave 9.7 dB, its first 32 ops 21.5 dB at 1.1x the size
+   of plain int8; on MobileNetV2 96 with a softmax, only the ends together restore it).
 
 A mix meets the budget when it reaches every budget metric *and* passes every check its verdict
 applies (the mode's tolerance: int8's top-1 agreement among them), so a budget that is met ends
@@ -124,8 +125,11 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
     runner_options = target.parity_runs(request.options)[0][1]  # the search measures on the first runtime proven
     with tempfile.TemporaryDirectory(prefix="tfport-budget-", dir=request.out_dir.parent) as scratch:
         trials: list[tuple[Trial, ConversionResult]] = []
+        tried: dict[tuple[str, ...], Trial] = {}
 
         def attempt(kept: list[str], why: str) -> Trial:
+            if tuple(kept) in tried:  # the same mix by another road: measured once
+                return tried[tuple(kept)]
             out = Path(tempfile.mkdtemp(dir=scratch))
             converted = target.convert(ConversionRequest(request.saved_model, mode, out, request.calibration,
                                                          {**request.options, "keep_float": ",".join(kept)}))
@@ -133,6 +137,7 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
             trial = Trial(kept, artifact_size(converted.artifact), reached, why, failed)
             trials.append((trial, converted))
             outcome.trials.append(trial)
+            tried[tuple(kept)] = trial
             return trial
 
         plain = attempt([], "plain int8")
@@ -154,10 +159,13 @@ def search(target: Target, mode: str, request: ConversionRequest, golden: Golden
 
 def _mixes(ops: list[dict[str, Any]], order: list[str], attempt: Callable[[list[str], str], Trial],
            budget: Mapping[str, float]) -> None:
-    """Outliers first; then every value of the artifact in float — when that meets the budget, the
-    shortest prefix, in the artifact's execution order, ending at one of the first k matched ops
-    in graph order that does too (bisection on k): the prefix takes along the values between them
-    that no TF op matched (quantize and dequantize steps, fused nodes)."""
+    """Outliers first; then every value of the artifact in float — and when that meets the budget,
+    mixes of its two ends in execution order, where int8 hurts most: the last s values (s = 0, 1,
+    2, 4, …) with the shortest prefix that then meets it, found by bisection. The ladder stops
+    once a longer tail gives no smaller mix, or the tail alone is as large as the smallest mix that
+    met: later layers hold most of the weights, so the tail is the costly end. A mix of values, not of matched ops, takes along
+    the quantize steps and fused nodes that no TF op matched — and a softmax's output, whose int8
+    steps of 1/256 on a 1000-class model erase most of its values."""
     drops = [op["added_db"] for op in ops]
     if drops:
         typical = statistics.median(drops)
@@ -165,21 +173,39 @@ def _mixes(ops: list[dict[str, Any]], order: list[str], attempt: Callable[[list[
         few = len(outliers) <= max(1, len(ops) // 10)  # many "outliers" are the norm, not exceptions
         if outliers and few and attempt(outliers, f"{len(outliers)} outlier op(s)").meets(budget):
             return
-    if not attempt(order, "every op").meets(budget) or not ops:
+    every = attempt(order, "every op")
+    if not every.meets(budget):
         return
-    position = {name: i for i, name in enumerate(order)}
+    count, smallest, last, prefix = len(order), every.size, 0, len(order)
 
-    def prefix(k: int) -> list[str]:
-        last = max((position.get(op["artifact_name"], 0) for op in ops[:k]), default=0)
-        return order[:last + 1]
+    def ends(first: int) -> Trial:
+        return attempt(order[:first] + order[count - last:][max(0, first + last - count):],
+                       f"the first {first} and last {last} values in execution order")
 
-    low, high = 1, len(ops) + 1  # high: every op, which meets it
+    while last < count:
+        if not last and not ends(count - 1).meets(budget):  # then no prefix alone meets it
+            last = 1
+        tail = ends(0) if last else None
+        if tail is not None and (tail.meets(budget) or tail.size >= smallest):
+            return
+        prefix = _smallest(1 if last else 0, prefix, lambda first: ends(first).meets(budget))
+        found = ends(prefix)
+        if found.meets(budget) and found.size < smallest:
+            smallest = found.size
+        elif last:  # a longer tail costs more than the shorter prefix it allows saves
+            return
+        last = max(1, 2 * last)
+
+
+def _smallest(low: int, high: int, meets: Callable[[int], bool]) -> int:
+    """The smallest k in [low, high] for which `meets(k)`, by bisection; `meets(high)` is known."""
     while low < high:
         middle = (low + high) // 2
-        if attempt(prefix(middle), f"up to the first {middle} matched ops").meets(budget):
+        if meets(middle):
             high = middle
         else:
             low = middle + 1
+    return high
 
 
 def _ranked_ops(target, mode, converted: ConversionResult, golden, model_dir, tags, policy,

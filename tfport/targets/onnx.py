@@ -135,9 +135,8 @@ class OnnxRunner(Runner):
 
             model = onnx.load(str(self._files[key]))
             kept = {output.name for output in model.graph.output}
-            produced = [(node.output[0], node.name) for node in model.graph.node
-                        if node.output and node.output[0] and node.output[0] not in kept]
-            model.graph.output.extend(onnx.ValueInfoProto(name=name) for name, _ in produced)
+            produced = [(node.output[0], node.name) for node in model.graph.node if node.output and node.output[0]]
+            model.graph.output.extend(onnx.ValueInfoProto(name=name) for name, _ in produced if name not in kept)
             session = self._ort.InferenceSession(model.SerializeToString(), self._session_options(),
                                                  providers=self._providers)
             self._inspected[key] = (session, produced)

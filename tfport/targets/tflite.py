@@ -112,7 +112,7 @@ class TFLiteRunner(Runner):
         fed = {detail["index"] for detail in inputs.values()}
         values = []
         subgraph = runner._subgraph_index
-        for detail in self._inspected.get_tensor_details(subgraph):
+        for detail in _in_execution_order(self._inspected, subgraph):
             if detail["index"] in fed or not detail["name"]:
                 continue
             try:
@@ -168,6 +168,18 @@ def _ran_with_flex() -> str:
     version = sys.modules["tensorflow"].__version__
     return (f"ran with the Flex delegate that TensorFlow {version} links (LiteRT's pip package has none; TensorFlow "
             "≥ 2.20 has none either)")
+
+
+def _in_execution_order(interpreter, subgraph: int) -> list[dict]:
+    """The details of the values the subgraph's ops compute, in the order the ops run. The
+    interpreter lists tensors by index, where a converter puts weights first and late ops' outputs
+    anywhere; it exposes the ops of the first subgraph only: other subgraphs keep index order."""
+    details = interpreter.get_tensor_details(subgraph)
+    if subgraph != 0:
+        return details
+    produced = {index: position for position, op in enumerate(interpreter._get_ops_details())
+                for index in op["outputs"]}
+    return sorted((d for d in details if d["index"] in produced), key=lambda detail: produced[detail["index"]])
 
 
 def _loaded(interpreter_class, artifact: Path, threads: int | None, **options):
