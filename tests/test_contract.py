@@ -3,7 +3,6 @@ command (convert, parity, release, verify, bench) by the contract alone."""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -12,68 +11,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).parent.parent / "tfport"
 THIRD_PARTY = Path(__file__).parent / "third_party"
-
-
-def _imports(path: Path, top_level_only: bool = False) -> set[str]:
-    """Every tfport module `path` imports (function-level imports included unless top_level_only)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = tree.body if top_level_only else ast.walk(tree)
-    found = set()
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-    return {name for name in found if name.startswith("tfport")}
-
-
-def _module(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _modules(under: Path = PACKAGE) -> dict[str, Path]:
-    return {_module(path): path for path in sorted(under.rglob("*.py"))}
-
-
-def test_the_core_never_imports_a_target_or_converter():
-    core = {name: path for name, path in _modules().items()
-            if not name.startswith(("tfport.converters", "tfport.targets"))}
-    offending = {name: sorted(i for i in _imports(path) if i.startswith(("tfport.converters", "tfport.targets")))
-                 for name, path in core.items()}
-    assert not {name: found for name, found in offending.items() if found}
-    assert len(core) > 40, "the walk found the core's modules"
-
-
-def test_converters_do_not_import_runtimes():
-    converters = _modules(PACKAGE / "converters")
-    offending = {name: sorted(i for i in _imports(path) if i.startswith("tfport.targets"))
-                 for name, path in converters.items()}
-    assert not {name: found for name, found in offending.items() if found}
-
-
-def test_no_import_cycles_at_module_level():
-    modules = _modules()
-    graph = {name: {i for i in _imports(path, top_level_only=True) if i in modules and i != name}
-             for name, path in modules.items()}
-
-    def cycle_from(start: str) -> list[str] | None:
-        stack = [(start, [start])]
-        seen = set()
-        while stack:
-            node, trail = stack.pop()
-            for nxt in graph[node]:
-                if nxt == start:
-                    return trail + [start]
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append((nxt, trail + [nxt]))
-        return None
-
-    cycles = [c for c in (cycle_from(name) for name in graph) if c]
-    assert not cycles, cycles[0]
 
 
 def _plugin_site(tmp_path: Path, *entries: str) -> dict[str, str]:

@@ -61,14 +61,14 @@ def test_a_changed_cached_artifact_is_discarded_and_converted_again(cli, saved_m
 def test_a_substituted_artifact_with_a_forged_record_gets_parity_again(cli, saved_model, own_cache, tmp_path):
     """Whoever can write the cache can also rewrite an entry's file record; parity is keyed by the
     artifact's bytes, so the substituted file is run, and fails, instead of inheriting the pass."""
-    from tfport.pipeline import cache
+    from tfport import digests
 
     model = saved_model(MODEL)
     assert cli("convert", model, *CONVERT, "--out", "honest").exit_code == 0
     entry = the_entry(own_cache)
     assert cli("convert", model, *CONVERT, "--quantize", "int8", "--out", "int8").exit_code == 0
     shutil.copyfile(tmp_path / "int8" / "tflite-int8" / f"{MODEL}.tflite", entry / f"{MODEL}.tflite")
-    (entry / cache.ENTRY_FILES).write_text(json.dumps({"files": cache.file_table(entry, entry)}))
+    (entry / digests.ENTRY_FILES).write_text(json.dumps({"files": digests.file_table(entry, entry)}))
     poisoned = cli("convert", model, *CONVERT, "--out", "poisoned")
     assert "reused the cached artifact" in poisoned.output, "the forged record passes the entry's own check"
     assert "reused the parity results" not in poisoned.output
@@ -189,7 +189,7 @@ def test_a_changed_manifest_is_refused(cli, signed, keys, tmp_path):
     artifact = copy / "tflite-float32" / f"{MODEL}.tflite"
     flip_100_bytes(artifact)
     manifest = json.loads((copy / "manifest.json").read_text())
-    from tfport.pipeline.cache import file_digest
+    from tfport.digests import file_digest
 
     name = f"tflite-float32/{MODEL}.tflite"
     manifest["artifacts"][0]["files"][name]["sha256"] = manifest["artifacts"][0]["sha256"] = file_digest(artifact)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from tfport.atomic import staged_directory
 from tfport.errors import BadInputError
-from tfport.pipeline.atomic import staged_directory
 
 
 def partial_files(out):

@@ -11,7 +11,7 @@ from models import gelu_mlp
 from tfport.golden.golden_set import MANIFEST, read_golden
 from tfport.golden.synthesis import SynthesisOptions
 from tfport.parity.metrics import OutputResult
-from tfport.parity.noise_floor import GIVEN, NOISE
+from tfport.parity.noise_limit import GIVEN, NOISE
 from tfport.parity.tolerance import load_policy
 from tfport.pipeline.check import check_artifact
 from tfport.pipeline.convert import ConvertJob, convert

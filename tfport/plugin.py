@@ -8,17 +8,19 @@ target never needs a change in the core.
 from __future__ import annotations
 
 import importlib
-from contextlib import AbstractContextManager
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tfport.errors import BadInputError, ConversionError
-from tfport.parity.tolerance import Tolerance
+
+if TYPE_CHECKING:  # a name in annotations only: the ground floor does not load parity
+    from tfport.parity.tolerance import Tolerance
 
 Feed = Mapping[str, np.ndarray]
 RUNTIME_THREADS = "threads"  # a runner option every runtime honours (see Runner)

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tfport.atomic import staged_directory
 from tfport.errors import ConversionError, RuntimeMissingError
 from tfport.logfile import cache_dir, log_path
-from tfport.pipeline.atomic import staged_directory
 from tfport.processes import stop
 
 REQUIREMENTS = Path(__file__).with_name("tfjs_requirements.txt")

@@ -22,11 +22,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from tfport import __version__
+from tfport import __version__, digests
+from tfport.atomic import staged_directory
 from tfport.errors import BadInputError
-from tfport.parity.noise_floor import NoiseFloor
-from tfport.pipeline import cache
-from tfport.pipeline.atomic import staged_directory
+from tfport.golden.noise_floor import NoiseFloor
 from tfport.savedmodel.reader import SavedModelInfo, Signature
 
 T = TypeVar("T")
@@ -159,7 +158,7 @@ def read_golden(path: Path) -> GoldenSet:
             "(or leave out --golden to record one)"
         )
     manifest = _read_manifest(manifest_file)
-    changed = cache.changed_files(path, manifest.get("files", {}), None, MANIFEST)
+    changed = digests.changed_files(path, manifest.get("files", {}), None, MANIFEST)
     if changed:
         raise BadInputError(f"golden set {path} is not the one recorded: {'; '.join(changed)} — record it again "
                             "with `tfport golden MODEL`")
@@ -255,6 +254,6 @@ def write_golden(
         for key in model.signatures:
             np.savez(staging / signature_file(key, "inputs"), **_storable(inputs[key]))
             np.savez(staging / signature_file(key, "outputs"), **_storable(outputs[key]))
-        manifest["files"] = cache.file_table(staging, staging)
+        manifest["files"] = digests.file_table(staging, staging)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return read_golden(path)

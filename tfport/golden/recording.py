@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfport.digests import file_digest
 from tfport.errors import BadInputError
 from tfport.golden.golden_set import MANIFEST, GoldenSet, read_golden
 from tfport.golden.synthesis import (
@@ -18,7 +19,6 @@ from tfport.golden.synthesis import (
     model_vocabulary,
     synthesize_inputs,
 )
-from tfport.pipeline.cache import file_digest
 from tfport.savedmodel.reader import SavedModelInfo
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from typing import NamedTuple
 import numpy as np
 
 from tfport.errors import BadInputError
+from tfport.golden import noise_floor
 from tfport.golden.golden_set import GoldenSet, feeds, once_per_function, write_golden
-from tfport.parity import noise_floor
 from tfport.plugin import Feed, Runner
 from tfport.savedmodel.reader import SavedModelInfo
 from tfport.savedmodel.tensorflow import tensorflow

@@ -14,7 +14,7 @@ from tfport.golden.golden_set import GoldenSet, once_per_function
 from tfport.logfile import native_stderr_to_log
 from tfport.parity.io_names import array_specs, match_names
 from tfport.parity.metrics import OutputResult, compare_signature
-from tfport.parity.noise_floor import judged
+from tfport.parity.noise_limit import judged
 from tfport.parity.tolerance import Tolerance, TolerancePolicy
 from tfport.plugin import ArtifactMetadata, Runner, Target
 from tfport.savedmodel.reader import Signature
@@ -62,7 +62,7 @@ def output_tolerance(
     target: Target, mode: str, golden: GoldenSet, policy: TolerancePolicy, signature: str, output: str,
 ) -> tuple[Tolerance, dict[str, Any]]:
     """The tolerance one output is judged by — the target's default, the user's config and flags,
-    then the golden set's noise floor (tfport.parity.noise_floor.judged) — and the limits behind it."""
+    then the golden set's noise floor (tfport.parity.noise_limit.judged) — and the limits behind it."""
     tolerance = policy.for_output(target.tolerances[mode], target.name, mode, signature, output)
     given = policy.for_output(Tolerance(), target.name, mode, signature, output)
     return judged(tolerance, given, mode, golden.noise_floor(signature, output))

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from tfport import __version__
+from tfport.atomic import retire, staged_directory, write_text_atomically
+from tfport.digests import ENTRY_FILES, changed_files, file_table
 from tfport.errors import TfportError
 from tfport.logfile import cache_dir
 from tfport.parity.metrics import OutputResult
-from tfport.pipeline.atomic import OWNER_MARK, retire, staged_directory, write_text_atomically
-
-ENTRY_FILES = ".tfport-files.json"  # inside each artifact entry: the file table it was written with
 
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
@@ -40,47 +39,6 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
         except PackageNotFoundError:
             versions[package] = "missing"
     return versions
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, read in chunks: artifacts can be gigabytes."""
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
-def content_files(directory: Path) -> list[Path]:
-    """The files that make up `directory`'s content; tfport's bookkeeping marks are not part of it."""
-    return sorted(f for f in Path(directory).rglob("*") if f.is_file() and f.name not in (OWNER_MARK, ENTRY_FILES))
-
-
-def file_table(root: Path, directory: Path) -> dict[str, dict[str, Any]]:
-    """Every file under `directory` by its path relative to `root`, with size and SHA-256."""
-    return {
-        file.relative_to(root).as_posix(): {"size_bytes": file.stat().st_size, "sha256": file_digest(file)}
-        for file in content_files(directory)
-    }
-
-
-def changed_files(root: Path, listed: Mapping[str, Mapping[str, Any]], directory: Path | None,
-                  record: str = "the manifest") -> list[str]:
-    """One line per file that is missing, differs from its recorded size or SHA-256, or (under
-    `directory`, when given) is not listed."""
-    problems = []
-    for name, recorded in listed.items():
-        file = Path(root) / name
-        if not file.is_file():
-            problems.append(f"{name} is missing")
-        elif file.stat().st_size != recorded["size_bytes"] or file_digest(file) != recorded["sha256"]:
-            problems.append(f"{name} changed (SHA-256 differs from {record})")
-    if directory is not None and Path(directory).is_dir():
-        present = {f.relative_to(root).as_posix() for f in content_files(directory)}
-        problems += [f"{name} is not in {record}" for name in sorted(present - set(listed))]
-    return problems
-
-
-def content_digest(directory: Path) -> str:
-    """One SHA-256 over every file of `directory` (names, sizes and contents): what parity is keyed by."""
-    return hashlib.sha256(json.dumps(file_table(directory, directory), sort_keys=True).encode()).hexdigest()
 
 
 @functools.cache

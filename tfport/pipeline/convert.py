@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from tfport import __version__
+from tfport import __version__, digests
+from tfport.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
 from tfport.errors import CannotCheckHere, ConversionError, TfportError
 from tfport.golden.golden_set import MANIFEST, GoldenSet, feeds, read_golden
 from tfport.golden.recording import golden_request, make_golden, reusable_golden
@@ -26,11 +27,10 @@ from tfport.parity.metrics import FAIL
 from tfport.parity.run import output_tolerance, timed_parity
 from tfport.parity.tolerance import TolerancePolicy
 from tfport.pipeline import budget, cache, interrupt
-from tfport.pipeline.atomic import claim_directory, exclusive, remove_leftovers, staged_directory
 from tfport.pipeline.explain import explain as explain_divergence
 from tfport.pipeline.progress import Stage, no_stage
-from tfport.pipeline.warm_ups import WarmUps
 from tfport.pipeline.record import ArtifactRecord, describe_artifact
+from tfport.pipeline.warm_ups import WarmUps
 from tfport.plugin import ArtifactMetadata, ConversionRequest
 from tfport.registry import (
     check_mode,
@@ -293,9 +293,9 @@ def _artifact_key(target, mode: str, model: SavedModelInfo, golden: Future | Non
     return cache.artifact_key({
         "model": model.fingerprint, "target": target.name, "mode": mode,
         "options": target_options_for(target, job.target_options),
-        "golden": cache.file_digest(golden.result().path / MANIFEST) if needs_golden else None,
+        "golden": digests.file_digest(golden.result().path / MANIFEST) if needs_golden else None,
         "versions": cache.package_versions(target.packages),
-        "calibration": cache.file_digest(job.calibration_file) if job.calibration_file else None,
+        "calibration": digests.file_digest(job.calibration_file) if job.calibration_file else None,
         "budget": job.budget if _searches_budget(target, mode, job) else None,
     })
 
@@ -351,8 +351,8 @@ def _parity_key(artifact_dir: Path, target, mode: str, options, golden: GoldenSe
     not inherit a verdict), the golden set's files, the tolerances and the runtime with its options."""
     tolerances = {f"{signature}/{output}": output_tolerance(target, mode, golden, policy, signature, output)[0].to_json()
                   for signature, outputs in golden.outputs.items() for output in outputs}
-    return cache.artifact_key({"artifact": cache.content_digest(artifact_dir),
-                               "golden": cache.file_table(golden.path, golden.path), "tolerances": tolerances,
+    return cache.artifact_key({"artifact": digests.content_digest(artifact_dir),
+                               "golden": digests.file_table(golden.path, golden.path), "tolerances": tolerances,
                                "target": target.name, "runtime": cache.package_versions(target.packages),
                                "options": options})
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfport.digests import content_digest, content_files, file_digest
 from tfport.errors import BadInputError
-from tfport.pipeline.cache import content_digest, content_files, file_digest
 from tfport.plugin import ArtifactMetadata
 
 RECORD = "tfport.json"

@@ -19,11 +19,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tfport import __version__
+from tfport import __version__, digests
+from tfport.atomic import retire, staged_directory, write_text_atomically
 from tfport.errors import BadInputError
 from tfport.parity.metrics import PASS, OutputResult
 from tfport.pipeline import cache
-from tfport.pipeline.atomic import retire, staged_directory, write_text_atomically
 from tfport.pipeline.convert import ConvertJob, convert
 from tfport.pipeline.progress import Stage, no_stage
 from tfport.pipeline.record import artifact_dirs
@@ -74,7 +74,7 @@ def write_release(report: Report, out_dir: Path, job: ConvertJob, allow_failed: 
         "model": report.model,
         "versions": {"tfport": __version__, **cache.package_versions(("tensorflow", "numpy"))},
         "golden": {"path": GOLDEN_DIR, "samples_per_signature": report.golden.get("samples_per_signature"),
-                   "recorded_with": report.versions, "files": cache.file_table(out_dir, out_dir / GOLDEN_DIR)},
+                   "recorded_with": report.versions, "files": digests.file_table(out_dir, out_dir / GOLDEN_DIR)},
         "artifacts": [_artifact_entry(r, out_dir, job) for r in released],
         "excluded": [{"target": r.target, "quantization": r.quantization, "parity_run": r.runtime, "verdict": r.verdict,
                       "reason": _reason(r)}
@@ -110,7 +110,7 @@ def _artifact_entry(result: ArtifactResult, out_dir: Path, job: ConvertJob) -> d
         "path": result.artifact,
         "verdict": result.verdict, "released_despite_failure": result.verdict != PASS,
         "size_bytes": result.size_bytes, "sha256": result.sha256,
-        "files": cache.file_table(out_dir, out_dir / _directory(result)),
+        "files": digests.file_table(out_dir, out_dir / _directory(result)),
         "signatures": _signatures(metadata, report_signatures(result)),
         "runtime": metadata.runtime.to_json(),
         "converter": metadata.converter,

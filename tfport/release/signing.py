@@ -15,8 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tfport.atomic import write_text_atomically
 from tfport.errors import EXIT_PARITY_FAILED, BadInputError, RuntimeMissingError, TfportError
-from tfport.pipeline.atomic import write_text_atomically
 
 NAMESPACE = "tfport-release"
 SIGNATURE_SUFFIX = ".sig"  # manifest.json.sig, as `ssh-keygen -Y sign FILE` names it

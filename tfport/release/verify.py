@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfport.digests import changed_files
 from tfport.errors import EXIT_OK, EXIT_PARITY_FAILED, TfportError
 from tfport.golden.golden_set import read_golden
 from tfport.parity.run import prove
 from tfport.parity.tolerance import RecordedTolerances, Tolerance
-from tfport.pipeline.cache import changed_files
 from tfport.pipeline.progress import Stage, no_stage
 from tfport.pipeline.record import describe_artifact, resolve_artifact
 from tfport.registry import get_target, require_runtime

@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 
 from tfport.parity.metrics import OutputResult
-from tfport.parity.noise_floor import describe as describe_limits
+from tfport.parity.noise_limit import describe as describe_limits
 from tfport.reports.report import ArtifactResult, Report, detail, explanation_summary, signature_verdicts, size_text
 from tfport.reports.svg_plots import divergence_plot, error_histogram, reference_scatter, snr_bars
 

@@ -10,7 +10,7 @@ from typing import Any
 from tfport import __version__
 from tfport.errors import EXIT_CONVERSION_FAILED, EXIT_OK, EXIT_PARITY_FAILED, EXIT_UNCHECKED
 from tfport.parity.metrics import FAIL, PASS, OutputResult
-from tfport.parity.noise_floor import describe as describe_limits
+from tfport.parity.noise_limit import describe as describe_limits
 from tfport.plugin import ArtifactMetadata
 
 SCHEMA_VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfport.pipeline.atomic import write_text_atomically
+from tfport.atomic import write_text_atomically
 from tfport.reports.html import html_report
 from tfport.reports.junit import junit_xml
 from tfport.reports.markdown import markdown

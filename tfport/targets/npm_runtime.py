@@ -16,9 +16,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfport.atomic import staged_directory
 from tfport.errors import RuntimeMissingError
 from tfport.logfile import cache_dir, log_path
-from tfport.pipeline.atomic import staged_directory
 
 LOCK_FILES = ("package.json", "package-lock.json")
 MIN_NODE = 18

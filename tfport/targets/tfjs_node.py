@@ -15,9 +15,9 @@ import struct
 import subprocess
 from pathlib import Path
 
+from tfport.atomic import write_bytes_atomically
 from tfport.errors import RuntimeFailure, RuntimeMissingError
 from tfport.logfile import log_path
-from tfport.pipeline.atomic import write_bytes_atomically
 from tfport.processes import stop
 from tfport.targets.npm_runtime import NpmRuntime, node_problem
 from tfport.targets.tfjs_wire import FramedEngine

@@ -3,25 +3,23 @@ by a few ulp. A float32 port computes the same math in another order, so its err
 amplified by the model's conditioning — the noise floor measures that amplification on the golden
 samples themselves, and the float32 limit follows it instead of one fixed tolerance for every model.
 
-Reading and judging need only numpy; measuring takes any callable that runs the SavedModel.
+It is measured with the golden set and stored in its manifest; tfport.parity.noise_limit turns
+it into the float32 limit. Reading needs only numpy; measuring takes any callable that runs the
+SavedModel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-
-from tfport.parity.tolerance import Tolerance
 
 RELATIVE_STEP = 2.0**-20  # 8 float32 ulp (eps = 2^-23) of each input element
 SEED = 20  # the perturbation's signs are the same for every recording
 METHOD = ("float32/float64 inputs multiplied element-wise by 1 ± 2^-20 (8 ulp; random signs, seeded), both "
           "directions on every sample; per output the largest |change| of the SavedModel's own outputs")
 
-K = 8  # a port may differ by K noise floors (README "Noise floor": correct ports <= 1.07, wrong ones >= 79)
-NOISE, GIVEN = "noise floor", "given"  # which limit applied: K noise floors, or the user's tolerance
 
 Feed = Mapping[str, np.ndarray]
 
@@ -80,31 +78,3 @@ def _change(expected: np.ndarray, actual: np.ndarray) -> float | None:
         return None
     both = np.isfinite(expected) & np.isfinite(actual)
     return float(np.abs(actual[both].astype(np.float64) - expected[both]).max(initial=0.0))
-
-
-def judged(tolerance: Tolerance, given: Tolerance, mode: str, floor: NoiseFloor | None) -> tuple[Tolerance, dict]:
-    """The tolerance to apply to one output, and the limits behind it for the report.
-
-    float32: every element within K x the noise floor — in place of the fixed atol/rtol, which is
-    too loose for a well-conditioned model and too strict for an ill-conditioned one. The floor is
-    at least RELATIVE_STEP x the output's scale (what a model that passes its input through shows).
-    `given`: what the user's config and flags set; those apply as given."""
-    if mode != "float32" or floor is None or (tolerance.atol is None and tolerance.rtol is None):
-        return tolerance, {}
-    limit = K * max(floor.max_abs, RELATIVE_STEP * floor.scale)
-    fixed = (tolerance.atol or 0.0) + (tolerance.rtol or 0.0) * floor.scale
-    basis = {"noise_floor": floor.max_abs, "k": K, "metric": "max_abs_error", "fixed_limit": fixed,
-             "noise_limit": limit}
-    if given.atol is not None or given.rtol is not None:
-        return tolerance, basis | {"applied": GIVEN}
-    return replace(tolerance, atol=limit, rtol=0.0), basis | {"applied": NOISE}
-
-
-def describe(basis: Mapping) -> str:
-    """The limits behind a verdict, for people: the one that applied, then the other."""
-    if not basis:
-        return ""
-    fixed = f"{'given' if basis['applied'] == GIVEN else 'fixed'} ≤ {basis['fixed_limit']:.3g}"
-    noise = f"{basis['k']:g} × noise floor {basis['noise_floor']:.2g}: ≤ {basis['noise_limit']:.3g}"
-    applied, other = (noise, fixed) if basis["applied"] == NOISE else (fixed, noise)
-    return f"{basis['metric']} limit {applied} (applied); {other}"
